@@ -1,0 +1,56 @@
+"""chainrule: backpropagation you can read.
+
+A NumPy-backed Tensor with reverse-mode automatic differentiation and PyTorch's API, so that
+``import chainrule as torch`` runs a typical PyTorch script::
+
+    import chainrule
+    x = chainrule.tensor(2.0, requires_grad=True)
+    y = x * 3
+    y.backward()
+    x.grad          # tensor(3.)
+"""
+from . import autograd, cuda, dtypes, ops
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (arange, as_tensor, diag, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+                       logspace, ones, ones_like, tensor, zeros, zeros_like)
+from .device import device
+from .dtypes import (bool, double, dtype, float, float16, float32, float64, get_default_dtype, half, int,
+                     int8, int16, int32, int64, long, set_default_dtype, short, uint8)
+from .ops import *  # noqa: F401,F403  (every op as a function: chainrule.exp(x), chainrule.sum(x, 1), ...)
+from .ops import _METHODS  # noqa: F401
+from .random import (Generator, bernoulli, get_rng_state, initial_seed, manual_seed, multinomial, normal,
+                     rand, rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state)
+from .tensor import Size, Tensor
+
+__version__ = "0.1.0"
+
+default_generator = random.default_generator()  # noqa: F821  (the module chainrule.random)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(x):
+    return x.numel()
+
+
+def is_floating_point(x):
+    return x.is_floating_point()
+
+
+def get_num_threads():
+    return 1
+
+
+def set_num_threads(n):
+    """Accepted for PyTorch scripts; NumPy's BLAS decides its own threads."""
+
+
+def _bind_random_methods():
+    from . import random as _random
+    for name in ("uniform_", "normal_", "bernoulli_", "exponential_", "random_"):
+        setattr(Tensor, name, getattr(_random, name))
+
+
+_bind_random_methods()

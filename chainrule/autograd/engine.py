@@ -1,0 +1,337 @@
+"""The autograd engine: the graph's nodes, how ops record them, and the backward walk.
+
+Every differentiable op ends with ``record(out, name, inputs, backward, ...)``. When grad mode is on
+and an input requires grad, that attaches a ``Node`` to the output: the node holds the op's
+backward rule (a closure written in Tensor ops, so it is itself differentiable) and one edge per
+input pointing at the node that produced that input (or at the leaf's ``AccumulateGrad``).
+
+``run_backward`` walks the graph from the outputs in reverse topological order. The order is found
+iteratively (Kahn's algorithm over dependency counts), never by recursion, so a 100,000-op chain
+backprops. Broadcasting is undone in one place, here: a gradient whose shape differs from its
+input's is summed back to that shape before it is passed on.
+"""
+import weakref
+
+import numpy as np
+
+from . import anomaly, grad_mode
+
+FREED_GRAPH_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+class Node:
+    """One recorded op (PyTorch's ``grad_fn``): sends its output's gradient back to its inputs.
+
+    ``edges`` holds, per input, ``(next_node, input_shape, input_np_dtype)`` or ``None`` for an input
+    that needs no gradient. ``backward(g)`` (or ``backward(g, out)`` for ops that saved their
+    output) returns one gradient (or None) per input.
+    """
+
+    __slots__ = ("_name", "backward", "edges", "saved", "out_data", "out_version", "pre_hooks",
+                 "retained", "stack", "frees", "__weakref__")
+
+    def __init__(self, name, backward, edges, saved=(), out_data=None, out_version=None):
+        self._name = name
+        self.backward = backward
+        self.edges = edges
+        # (tensor, version when saved): an in-place change since then makes backward refuse.
+        self.saved = saved
+        self.out_data = out_data
+        self.out_version = out_version
+        self.pre_hooks = None   # hooks registered on the (non-leaf) output tensor
+        self.retained = None    # weakref to the output tensor, after retain_grad()
+        self.stack = anomaly.forward_stack() if anomaly.enabled else None
+        # Ops that hold tensors free them after backward; stateless ones can run again.
+        self.frees = bool(saved) or out_data is not None
+
+    def name(self):
+        return self._name
+
+    @property
+    def next_functions(self):
+        return tuple((e[0], 0) if e is not None else (None, 0) for e in self.edges)
+
+    def register_prehook(self, hook):
+        if self.pre_hooks is None:
+            self.pre_hooks = []
+        self.pre_hooks.append(hook)
+        return _HookHandle(self.pre_hooks, hook)
+
+    def __repr__(self):
+        return f"<{self._name} object at {hex(id(self))}>"
+
+    def _output(self):
+        """The op's output as a tensor attached to this node (for rules like exp's ``g * out``)."""
+        from ..tensor import _make
+        return _make(self.out_data, True, self)
+
+    def _release(self):
+        self.backward = None
+        self.saved = ()
+        self.out_data = None
+
+
+class AccumulateGrad:
+    """The node at a leaf tensor: adds the incoming gradient into ``leaf.grad``."""
+
+    __slots__ = ("variable", "__weakref__")
+    edges = ()
+    pre_hooks = None
+    retained = None
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+    next_functions = ()
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+class _HookHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def edge_of(tensor):
+    """The node a gradient for ``tensor`` should be sent to (its grad_fn, or its AccumulateGrad)."""
+    if tensor.grad_fn is not None:
+        return tensor.grad_fn
+    ref = tensor._accum
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(tensor)
+        tensor._accum = weakref.ref(acc)
+    return acc
+
+
+def record(out, name, inputs, backward, saved=(), save_output=False):
+    """Wrap the array ``out`` in a Tensor and, if any input needs a gradient, attach a Node.
+
+    inputs: the op's inputs (Tensors, or Python scalars that never get a gradient).
+    backward: ``backward(g) -> tuple of gradients, one per input`` written in Tensor ops.
+    saved: the Tensors ``backward`` reads, so an in-place change to them is caught.
+    save_output: ``backward`` is called as ``backward(g, out)`` with the op's output.
+    """
+    from ..tensor import Tensor, _make
+    if grad_mode.enabled:
+        edges = None
+        for i, t in enumerate(inputs):
+            if isinstance(t, Tensor) and t.requires_grad:
+                if edges is None:
+                    edges = [None] * len(inputs)
+                edges[i] = (edge_of(t), t._array.shape, t._array.dtype)
+        if edges is not None:
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            node = Node(name, backward, tuple(edges),
+                        tuple((t, t._vc[0]) for t in saved) if saved else (),
+                        out if save_output else None)
+            result = _make(out, True, node)
+            if save_output:
+                node.out_version = (result._vc, 0)
+            return result
+    return _make(out)
+
+
+def _check_saved(node):
+    for tensor, version in node.saved:
+        if tensor._vc[0] != version:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{tensor.dtype.name} {list(tensor.shape)}] is at version "
+                f"{tensor._vc[0]}; expected version {version} instead (it was saved by "
+                f"{node._name}). Use an out-of-place op, or clone() the tensor before changing it.")
+    if node.out_version is not None and node.out_version[0][0] != node.out_version[1]:
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: the output of {node._name} is at version {node.out_version[0][0]}; "
+            f"expected version {node.out_version[1]} instead.")
+
+
+def _has_nan(grad):
+    a = grad._array
+    return a.dtype.kind == "f" and bool(np.isnan(a).any())
+
+
+def _run_hooks(hooks, grad):
+    for hook in list(hooks):
+        new = hook(grad)
+        if new is not None:
+            grad = new
+    return grad
+
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capture=None):
+    """Send ``root_grads`` back from ``roots`` through the graph.
+
+    capture: None to accumulate into leaves' ``.grad`` (``Tensor.backward``); or a dict
+    ``{node: slot}`` (``autograd.grad``): the total gradient arriving at each such node is
+    returned in a list by slot instead, and no ``.grad`` is touched.
+    """
+    from ..ops.reduce import sum_to
+    from ..tensor import _make
+
+    # Dependency counts: how many edges point at each node from the part of the graph we walk.
+    root_nodes = [edge_of(t) for t in roots]
+    deps = {}
+    seen = set(root_nodes)
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        for edge in node.edges:
+            if edge is not None:
+                nxt = edge[0]
+                deps[nxt] = deps.get(nxt, 0) + 1
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+
+    needed = _nodes_leading_to(capture, seen) if capture is not None else None
+    results = [None] * len(capture) if capture is not None else None
+
+    buffers = {}
+    for node, g in zip(root_nodes, root_grads):
+        buffers[node] = buffers[node] + g if node in buffers else g
+    ready = [n for n in dict.fromkeys(root_nodes) if deps.get(n, 0) == 0]
+    delivered = set()   # ids of arrays already stored as some .grad: never store one twice
+
+    prev_mode = grad_mode.enabled
+    grad_mode.enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            g = buffers.pop(node, None)
+            if g is not None and (needed is None or node in needed):
+                if node.pre_hooks:
+                    g = _run_hooks(node.pre_hooks, g)
+                if node.retained is not None:
+                    _retain(node, g, create_graph, delivered)
+                if capture is not None and node in capture:
+                    results[capture[node]] = g
+                if type(node) is AccumulateGrad:
+                    if capture is None:
+                        _accumulate(node.variable, g, create_graph, delivered)
+                    continue
+                grads = _apply(node, g, retain_graph)
+            else:
+                grads = None
+            for i, edge in enumerate(node.edges):
+                if edge is None:
+                    continue
+                nxt, shape, dtype = edge
+                gi = grads[i] if grads is not None else None
+                if gi is not None:
+                    if gi._array.shape != shape:
+                        gi = sum_to(gi, shape)   # the one place broadcasting is undone
+                    if gi._array.dtype != dtype:
+                        gi = gi.to(dtype)
+                    buffers[nxt] = buffers[nxt] + gi if nxt in buffers else gi
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    ready.append(nxt)
+    finally:
+        grad_mode.enabled = prev_mode
+    return results
+
+
+def _apply(node, g, retain_graph):
+    fn = node.backward
+    if fn is None:
+        raise RuntimeError(FREED_GRAPH_MESSAGE)
+    if node.saved or node.out_version is not None:
+        _check_saved(node)
+    grads = fn(g) if node.out_data is None else fn(g, node._output())
+    if anomaly.enabled:
+        for i, gi in enumerate(grads):
+            if gi is not None and _has_nan(gi):
+                where = f"\nThe forward call that created it:\n{node.stack}" if node.stack else ""
+                raise RuntimeError(f"Function '{node._name}' returned nan values in its {i}th output."
+                                   + where)
+    if not retain_graph and node.frees:
+        node._release()
+    return grads
+
+
+def _owned(g, create_graph, delivered):
+    """``g`` detached, copied if its array is a view or already stored elsewhere as a .grad."""
+    from ..tensor import _make
+    a = g._array
+    if id(a) in delivered or not a.flags.owndata or not a.flags.writeable:
+        a = a.copy()
+        g = _make(a, g.requires_grad, g.grad_fn) if create_graph else _make(a)
+    elif not create_graph:
+        g = _make(a) if g.grad_fn is not None or g.requires_grad else g
+    delivered.add(id(a))
+    return g
+
+
+def _accumulate(leaf, g, create_graph, delivered):
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, g)
+    if leaf.grad is None:
+        leaf.grad = _owned(g, create_graph, delivered)
+    elif create_graph:
+        leaf.grad = leaf.grad + g
+    else:
+        # Out of place: another tensor may hold the old .grad array (e.g. a user's reference).
+        from ..tensor import _make
+        leaf.grad = _make(leaf.grad._array + g._array)
+    if leaf._post_accumulate_hooks:
+        for hook in list(leaf._post_accumulate_hooks):
+            hook(leaf)
+
+
+def _retain(node, g, create_graph, delivered):
+    tensor = node.retained()
+    if tensor is None:
+        return
+    if tensor.grad is None:
+        tensor.grad = _owned(g, create_graph, delivered)
+    else:
+        from ..tensor import _make
+        tensor.grad = tensor.grad + g if create_graph else _make(tensor.grad._array + g._array)
+
+
+def _nodes_leading_to(capture, nodes):
+    """The subset of ``nodes`` from which some captured node can be reached (iteratively)."""
+    needed = set(capture)
+    visited = set()
+    # Post-order walk: a node is needed if any child is needed.
+    for start in nodes:
+        if start in visited:
+            continue
+        visited.add(start)
+        stack = [(start, iter(start.edges))]
+        while stack:
+            node, it = stack[-1]
+            advanced = False
+            for edge in it:
+                if edge is None:
+                    continue
+                nxt = edge[0]
+                if nxt in needed:
+                    needed.add(node)
+                elif nxt not in visited:
+                    visited.add(nxt)
+                    stack.append((nxt, iter(nxt.edges)))
+                    advanced = True
+                    break
+            if not advanced:
+                stack.pop()
+                if node in needed and stack:
+                    needed.add(stack[-1][0])
+    return needed

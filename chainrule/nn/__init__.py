@@ -1,0 +1,2 @@
+"""``chainrule.nn``: layers, losses and the functional API."""
+from . import functional

@@ -1,0 +1,128 @@
+"""What every op module needs: type promotion of operands, and small predicates."""
+import numpy as np
+
+from .. import dtypes
+from ..autograd.engine import record  # noqa: F401  (re-exported for the op modules)
+from ..tensor import Tensor, _make  # noqa: F401
+
+_PY_SCALARS = (int, float, bool)
+
+
+def requires(t):
+    """Does ``t`` need a gradient? (Python scalars never do.)"""
+    return isinstance(t, Tensor) and t._requires_grad
+
+
+def tensors(*items):
+    """The Tensors among ``items`` (what a backward rule saves; scalars need no version check)."""
+    return tuple(t for t in items if isinstance(t, Tensor))
+
+
+def to_tensor(value):
+    """A Tensor for an op argument that is not one yet (list, NumPy array, scalar)."""
+    if isinstance(value, Tensor):
+        return value
+    from ..creation import tensor
+    return tensor(value)
+
+
+def _promote_arrays(a, b):
+    """PyTorch's result dtype for two tensors' arrays.
+
+    Categories bool < integer < floating: a higher category always wins; within a category the
+    wider type wins; a 0-d tensor only decides the type when its category is higher than the
+    dimensioned operand's (``float32[3] + float64 0-d`` is float32, ``int64[3] + 0-d float64`` is float64).
+    """
+    ca, cb = _category(a.dtype), _category(b.dtype)
+    if (a.ndim == 0) != (b.ndim == 0):
+        dim_arr, zero_arr = (a, b) if a.ndim else (b, a)
+        if _category(zero_arr.dtype) > _category(dim_arr.dtype):
+            return zero_arr.dtype
+        return dim_arr.dtype
+    if ca != cb:
+        return a.dtype if ca > cb else b.dtype
+    return np.promote_types(a.dtype, b.dtype)
+
+
+def _category(np_dtype):
+    kind = np_dtype.kind
+    return 2 if kind == "f" else (0 if kind == "b" else 1)
+
+
+def _scalar_array(array, scalar):
+    """Cast ``array`` so that NumPy's op with a Python scalar gives PyTorch's dtype.
+
+    NumPy (NEP 50) already keeps a tensor's dtype for a scalar of the same or lower category; only
+    a float scalar with an integer or bool tensor must go to the default float dtype (not float64).
+    """
+    if type(scalar) is float and array.dtype.kind != "f":
+        return array.astype(dtypes.get_default_dtype().np)
+    return array
+
+
+def operands(a, b):
+    """``(a, b, a_array, b_array)`` for a binary op, with PyTorch's type promotion applied.
+
+    Tensors stay Tensors (for backward), Python scalars stay scalars (NumPy treats them weakly, as
+    PyTorch does); NumPy scalars are read as Python scalars; lists and arrays become tensors.
+    """
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            A, B = a._array, b._array
+            if A.dtype != B.dtype:
+                dt = _promote_arrays(A, B)
+                A, B = A.astype(dt, copy=False), B.astype(dt, copy=False)
+            return a, b, A, B
+        if type(b) in _PY_SCALARS or isinstance(b, np.generic):
+            b = b.item() if isinstance(b, np.generic) else b
+            return a, b, _scalar_array(a._array, b), b
+        return operands(a, to_tensor(b))
+    if isinstance(b, Tensor):
+        if type(a) in _PY_SCALARS or isinstance(a, np.generic):
+            a = a.item() if isinstance(a, np.generic) else a
+            return a, b, a, _scalar_array(b._array, a)
+        return operands(to_tensor(a), b)
+    return operands(to_tensor(a), b)
+
+
+def float_array(t):
+    """``t``'s array, cast to the default float dtype if it is integer or bool (``exp(int)`` is float)."""
+    A = t._array
+    if A.dtype.kind != "f":
+        return A.astype(dtypes.get_default_dtype().np)
+    return A
+
+
+def normalize_dims(dim, ndim):
+    """``dim`` (None, int or sequence) as a tuple of non-negative axes; None means all axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        dim = (int(dim),)
+    n = max(ndim, 1)
+    out = []
+    for d in dim:
+        if not -n <= d < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        out.append(d % n if ndim else 0)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"dim {tuple(dim)} appears multiple times in the list of dims")
+    return tuple(out) if ndim else ()
+
+
+def broadcast_error(a_shape, b_shape, exc):
+    """A ValueError from NumPy's broadcasting, reworded to name both shapes as PyTorch does."""
+    a_shape, b_shape = tuple(a_shape), tuple(b_shape)
+    n = max(len(a_shape), len(b_shape))
+    pa = (1,) * (n - len(a_shape)) + a_shape
+    pb = (1,) * (n - len(b_shape)) + b_shape
+    for i in range(n - 1, -1, -1):
+        if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
+            return RuntimeError(
+                f"The size of tensor a ({pa[i]}) must match the size of tensor b ({pb[i]}) at "
+                f"non-singleton dimension {i}: shapes {list(a_shape)} and {list(b_shape)} cannot be broadcast")
+    return RuntimeError(f"shapes {list(a_shape)} and {list(b_shape)} cannot be broadcast: {exc}")
+
+
+def shape_of(x):
+    return x._array.shape if isinstance(x, Tensor) else np.shape(x)

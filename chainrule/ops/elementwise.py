@@ -1,0 +1,409 @@
+"""Elementwise primitives, each forward beside its backward rule.
+
+A backward rule receives ``g`` = dL/d(out) and returns dL/d(input) for each input (None where an
+input needs no gradient). Rules are written in Tensor ops, so they are differentiable themselves
+(double backward); the engine sums a gradient back to its input's shape where the op broadcast.
+"""
+import math
+
+import numpy as np
+
+from .. import dtypes
+from ._common import (Tensor, _make, broadcast_error, float_array, operands, record,
+                      requires, tensors, to_tensor)
+
+
+def _apply(ufunc, a, b, A, B):
+    try:
+        return ufunc(A, B)
+    except ValueError as exc:
+        raise broadcast_error(np.shape(A), np.shape(B), exc) from None
+
+
+# ----- arithmetic --------------------------------------------------------------------------------
+def add(a, b, *, alpha=1):
+    if alpha != 1:
+        b = mul(b, alpha)
+    a, b, A, B = operands(a, b)
+    return record(_apply(np.add, a, b, A, B), "AddBackward0", (a, b), lambda g: (g, g))
+
+
+def sub(a, b, *, alpha=1):
+    if alpha != 1:
+        b = mul(b, alpha)
+    a, b, A, B = operands(a, b)
+    if np.result_type(A) == np.bool_ and np.result_type(B) == np.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    rb = requires(b)
+    return record(_apply(np.subtract, a, b, A, B), "SubBackward0", (a, b),
+                  lambda g: (g, -g if rb else None))
+
+
+def rsub(a, b, *, alpha=1):
+    return sub(b, a, alpha=alpha)
+
+
+def mul(a, b):
+    a, b, A, B = operands(a, b)
+    ra, rb = requires(a), requires(b)
+    return record(_apply(np.multiply, a, b, A, B), "MulBackward0", (a, b),
+                  lambda g: (g * b if ra else None, g * a if rb else None),
+                  saved=tensors(b if ra else None, a if rb else None))
+
+
+def div(a, b, *, rounding_mode=None):
+    a, b, A, B = operands(a, b)
+    if rounding_mode is not None:
+        out = _apply(np.true_divide, a, b, A, B)
+        out = np.floor(out) if rounding_mode == "floor" else np.trunc(out)
+        return _make(out.astype(np.result_type(A, B)) if np.result_type(A, B).kind != "f" else out)
+    if np.result_type(A).kind != "f" and np.result_type(B).kind != "f":
+        A = np.asarray(A).astype(dtypes.get_default_dtype().np)   # true division of integers is float
+    ra, rb = requires(a), requires(b)
+    return record(_apply(np.true_divide, a, b, A, B), "DivBackward0", (a, b),
+                  lambda g: (g / b if ra else None, -(g * a) / (b * b) if rb else None),
+                  saved=tensors(b, a if rb else None))
+
+
+def rdiv(a, b):
+    return div(b, a)
+
+
+def floor_divide(a, b):
+    a, b, A, B = operands(a, b)
+    return _make(_apply(np.floor_divide, a, b, A, B))
+
+
+def remainder(a, b):
+    a, b, A, B = operands(a, b)
+    ra = requires(a)
+    rb = requires(b)
+    # a - floor(a / b) * b: the gradient is 1 for a and -floor(a / b) for b.
+    return record(_apply(np.remainder, a, b, A, B), "RemainderBackward0", (a, b),
+                  lambda g: (g if ra else None, -g * floor_divide(a, b) if rb else None),
+                  saved=tensors(a, b) if rb else ())
+
+
+def neg(x):
+    return record(-x._array, "NegBackward0", (x,), lambda g: (-g,))
+
+
+def pow(a, b):
+    """``a ** b``. For a tensor exponent, d/db = out·log(a), taken as 0 where a = 0 and b >= 0."""
+    a, b, A, B = operands(a, b)
+    ra, rb = requires(a), requires(b)
+    if isinstance(a, Tensor) and not isinstance(b, Tensor):
+        # A scalar exponent: integer tensors stay integer, negative integer powers are refused.
+        if A.dtype.kind in "iu" and isinstance(b, int) and b < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        out = np.power(A, B)
+
+        def backward(g):
+            if b == 0:
+                return (g * 0,)
+            return (g * (b * a ** (b - 1)),)
+        return record(out, "PowBackward0", (a, b), backward, saved=(a,))
+    if not isinstance(a, Tensor):
+        a = _make(np.asarray(A, dtype=B.dtype))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _apply(np.power, a, b, a._array if isinstance(a, Tensor) else A, B)
+
+    def backward(g, out):
+        ga = g * (b * a ** (b - 1)) if ra else None
+        gb = None
+        if rb:
+            zero_base = (a == 0) & (b >= 0)
+            gb = g * where(zero_base, 0.0, out * log(where(zero_base, 1.0, a)))
+        return ga, gb
+    return record(out, "PowBackward1", (a, b), backward, saved=tensors(a, b), save_output=True)
+
+
+def rpow(a, b):
+    return pow(b, a)
+
+
+def maximum(a, b):
+    return _minmax(a, b, np.maximum, np.greater, "MaximumBackward0")
+
+
+def minimum(a, b):
+    return _minmax(a, b, np.minimum, np.less, "MinimumBackward0")
+
+
+def _minmax(a, b, ufunc, wins, name):
+    a, b, A, B = operands(a, b)
+    ra, rb = requires(a), requires(b)
+    out = _apply(ufunc, a, b, A, B)
+
+    def backward(g):
+        # Where the two are equal the gradient is split evenly, as in PyTorch.
+        A_, B_ = operands(a, b)[2:]
+        share_a = _make((wins(A_, B_) + 0.5 * (A_ == B_)).astype(g._array.dtype))
+        return (g * share_a if ra else None, g * (1 - share_a) if rb else None)
+    return record(out, name, (a, b), backward, saved=tensors(a, b))
+
+
+def where(condition, a, b):
+    """``a`` where ``condition`` holds, else ``b``; the gradient follows the chosen side."""
+    cond = condition._array if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {dtypes.from_numpy_dtype(cond.dtype)}")
+    a, b, A, B = operands(a, b)
+    try:
+        out = np.where(cond, A, B)
+    except ValueError as exc:
+        raise broadcast_error(np.shape(A), np.shape(B), exc) from None
+    if out.dtype != np.result_type(A, B):
+        out = out.astype(np.result_type(A, B))
+    mask = _make(cond)
+    return record(out, "WhereBackward0", (a, b),
+                  lambda g: (where(mask, g, 0.0) if requires(a) else None,
+                             where(mask, 0.0, g) if requires(b) else None))
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # Tensor bounds: a composition, so the bounds get their share of the gradient too.
+        out = x
+        if min is not None:
+            out = where(out < min, min, out)
+        if max is not None:
+            out = where(out > max, max, out)
+        return out
+    A = x._array
+    if A.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+        A = A.astype(dtypes.get_default_dtype().np)
+    out = np.clip(A, min, max)
+    if out.dtype != A.dtype:
+        out = out.astype(A.dtype)
+
+    def backward(g):
+        inside = np.ones(A.shape, dtype=bool)
+        if min is not None:
+            inside &= x._array >= min
+        if max is not None:
+            inside &= x._array <= max
+        return (g * _make(inside),)
+    return record(out, "ClampBackward1", (x,), backward, saved=(x,))
+
+
+def clamp_min(x, min):
+    return clamp(x, min=min)
+
+
+def clamp_max(x, max):
+    return clamp(x, max=max)
+
+
+# ----- unary functions ---------------------------------------------------------------------------
+def exp(x):
+    return record(np.exp(float_array(x)), "ExpBackward0", (x,), lambda g, out: (g * out,),
+                  save_output=True)
+
+
+def exp2(x):
+    return record(np.exp2(float_array(x)), "Exp2Backward0", (x,),
+                  lambda g, out: (g * out * math.log(2.0),), save_output=True)
+
+
+def expm1(x):
+    return record(np.expm1(float_array(x)), "Expm1Backward0", (x,), lambda g, out: (g * (out + 1),),
+                  save_output=True)
+
+
+def log(x):
+    return record(np.log(float_array(x)), "LogBackward0", (x,), lambda g: (g / x,), saved=(x,))
+
+
+def log2(x):
+    return record(np.log2(float_array(x)), "Log2Backward0", (x,),
+                  lambda g: (g / (x * math.log(2.0)),), saved=(x,))
+
+
+def log10(x):
+    return record(np.log10(float_array(x)), "Log10Backward0", (x,),
+                  lambda g: (g / (x * math.log(10.0)),), saved=(x,))
+
+
+def log1p(x):
+    return record(np.log1p(float_array(x)), "Log1PBackward0", (x,), lambda g: (g / (x + 1),),
+                  saved=(x,))
+
+
+def sqrt(x):
+    return record(np.sqrt(float_array(x)), "SqrtBackward0", (x,), lambda g, out: (g / (2 * out),),
+                  save_output=True)
+
+
+def rsqrt(x):
+    return record(1 / np.sqrt(float_array(x)), "RsqrtBackward0", (x,),
+                  lambda g, out: (-0.5 * g * out * out * out,), save_output=True)
+
+
+def reciprocal(x):
+    return record(1 / float_array(x), "ReciprocalBackward0", (x,), lambda g, out: (-g * out * out,),
+                  save_output=True)
+
+
+def square(x):
+    return pow(x, 2)
+
+
+def abs(x):
+    return record(np.abs(x._array), "AbsBackward0", (x,), lambda g: (g * sign(x),), saved=(x,))
+
+
+def sin(x):
+    return record(np.sin(float_array(x)), "SinBackward0", (x,), lambda g: (g * cos(x),), saved=(x,))
+
+
+def cos(x):
+    return record(np.cos(float_array(x)), "CosBackward0", (x,), lambda g: (-g * sin(x),), saved=(x,))
+
+
+def tan(x):
+    return record(np.tan(float_array(x)), "TanBackward0", (x,),
+                  lambda g, out: (g * (1 + out * out),), save_output=True)
+
+
+def tanh(x):
+    return record(np.tanh(float_array(x)), "TanhBackward0", (x,),
+                  lambda g, out: (g * (1 - out * out),), save_output=True)
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x), computed as exp(-log(1 + e^-x)): no overflow warning for very negative x."""
+    return record(np.exp(-np.logaddexp(0, -float_array(x))), "SigmoidBackward0", (x,),
+                  lambda g, out: (g * out * (1 - out),), save_output=True)
+
+
+def relu(x):
+    return record(np.maximum(x._array, 0), "ReluBackward0", (x,), lambda g, out: (g * (out > 0),),
+                  save_output=True)
+
+
+def erf(x):
+    return record(_erf(float_array(x)), "ErfBackward0", (x,),
+                  lambda g: (g * (2 / math.sqrt(math.pi)) * exp(-(x * x)),), saved=(x,))
+
+
+def _erf(a):
+    try:
+        from scipy.special import erf as scipy_erf
+    except ImportError:  # SciPy is optional: fall back to the standard library, element by element
+        return np.vectorize(math.erf, otypes=[a.dtype])(a)
+    return scipy_erf(a).astype(a.dtype, copy=False)
+
+
+def _zero_grad_op(fn, name):
+    """Piecewise-constant functions: their gradient is zero wherever it exists (as in PyTorch)."""
+    def op(x):
+        return record(fn(x._array), name, (x,), lambda g: (g * 0,))
+    op.__name__ = fn.__name__
+    return op
+
+
+sign = _zero_grad_op(np.sign, "SignBackward0")
+floor = _zero_grad_op(np.floor, "FloorBackward0")
+ceil = _zero_grad_op(np.ceil, "CeilBackward0")
+trunc = _zero_grad_op(np.trunc, "TruncBackward0")
+
+
+def round(x, *, decimals=0):
+    return record(np.round(x._array, decimals), "RoundBackward0", (x,), lambda g: (g * 0,))
+
+
+def cast(x, dtype):
+    """``x.to(dtype)``: differentiable between floating types (the engine casts the gradient back)."""
+    if x._array.dtype == dtype.np:
+        return x
+    out = x._array.astype(dtype.np)
+    if not dtype.is_floating_point:
+        return _make(out)
+    return record(out, "ToCopyBackward0", (x,), lambda g: (g,))
+
+
+def clone(x, *, memory_format=None):
+    return record(x._array.copy(), "CloneBackward0", (x,), lambda g: (g,))
+
+
+def lerp(start, end, weight):
+    return start + weight * (end - start)
+
+
+def addcmul(x, t1, t2, *, value=1):
+    return x + value * t1 * t2
+
+
+def addcdiv(x, t1, t2, *, value=1):
+    return x + value * t1 / t2
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    out = np.nan_to_num(x._array, nan=nan, posinf=posinf, neginf=neginf)
+    finite = _make(np.isfinite(x._array))
+    return record(out, "NanToNumBackward0", (x,), lambda g: (g * finite,))
+
+
+# ----- comparisons and logic: no gradient ----------------------------------------------------------
+def _compare(ufunc):
+    def op(a, b):
+        a, b, A, B = operands(a, b)
+        return _make(_apply(ufunc, a, b, A, B))
+    op.__name__ = ufunc.__name__
+    return op
+
+
+eq = _compare(np.equal)
+ne = _compare(np.not_equal)
+lt = _compare(np.less)
+le = _compare(np.less_equal)
+gt = _compare(np.greater)
+ge = _compare(np.greater_equal)
+logical_and = _compare(np.logical_and)
+logical_or = _compare(np.logical_or)
+logical_xor = _compare(np.logical_xor)
+bitwise_and = _compare(np.bitwise_and)
+bitwise_or = _compare(np.bitwise_or)
+bitwise_xor = _compare(np.bitwise_xor)
+
+
+def logical_not(x):
+    return _make(np.logical_not(x._array))
+
+
+def bitwise_not(x):
+    if x._array.dtype.kind == "f":
+        raise TypeError("bitwise_not (~) is only defined for integer and bool tensors, got " + str(x.dtype))
+    return _make(np.invert(x._array))
+
+
+def isnan(x):
+    return _make(np.isnan(x._array))
+
+
+def isinf(x):
+    return _make(np.isinf(x._array))
+
+
+def isfinite(x):
+    return _make(np.isfinite(x._array))
+
+
+def equal(a, b):
+    """True if both tensors have the same shape and the same values."""
+    a, b = to_tensor(a), to_tensor(b)
+    return a._array.shape == b._array.shape and bool(np.array_equal(a._array, b._array))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    a, b = to_tensor(a), to_tensor(b)
+    return bool(np.allclose(a._array, b._array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    a, b = to_tensor(a), to_tensor(b)
+    return _make(np.isclose(a._array, b._array, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -1,0 +1,127 @@
+"""Matrix products: ``matmul`` in all of PyTorch's cases (1-D, 2-D, batched, broadcast batch dims)."""
+import numpy as np
+
+from ._common import record, requires, to_tensor
+
+
+def _check(a, b, op):
+    A, B = a._array, b._array
+    if A.dtype != B.dtype:
+        raise RuntimeError(f"{op}: expected both operands to have the same dtype, but got "
+                           f"{a.dtype} and {b.dtype} (shapes {list(A.shape)} and {list(B.shape)}); "
+                           f"convert one with .to(...)")
+    if A.ndim == 0 or B.ndim == 0:
+        raise RuntimeError(f"both arguments to {op} need to be at least 1D, but they are "
+                           f"{A.ndim}D and {B.ndim}D")
+    if A.shape[-1] != B.shape[-2 if B.ndim > 1 else -1]:
+        sa = "x".join(map(str, A.shape if A.ndim <= 2 else A.shape))
+        sb = "x".join(map(str, B.shape))
+        raise RuntimeError(f"{op}: shapes cannot be multiplied ({sa} and {sb}): the last dimension of "
+                           f"the first ({A.shape[-1]}) must equal the "
+                           f"{'first' if B.ndim == 1 else 'second-to-last'} dimension of the second "
+                           f"({B.shape[-2 if B.ndim > 1 else -1]})")
+
+
+def _matmul_nd(a, b):
+    """The primitive: both operands at least 2-D; batch dims broadcast (the engine sums them back)."""
+    A, B = a._array, b._array
+    try:
+        out = np.matmul(A, B)
+    except ValueError:
+        raise RuntimeError(f"matmul: batch dimensions of shapes {list(A.shape)} and {list(B.shape)} "
+                           f"cannot be broadcast") from None
+    ra, rb = requires(a), requires(b)
+    return record(out, "MmBackward0" if A.ndim == 2 and B.ndim == 2 else "BmmBackward0", (a, b),
+                  lambda g: (g @ b.mT if ra else None, a.mT @ g if rb else None),
+                  saved=tuple(t for t, need in ((b, ra), (a, rb)) if need))
+
+
+def matmul(a, b):
+    a, b = to_tensor(a), to_tensor(b)
+    _check(a, b, "matmul")
+    if a._array.ndim >= 2 and b._array.ndim >= 2:
+        return _matmul_nd(a, b)
+    if a._array.ndim == 1 and b._array.ndim == 1:
+        return dot(a, b)
+    if a._array.ndim == 1:   # (k) @ (..., k, m): a row vector, then drop that row dim
+        return _matmul_nd(a.unsqueeze(0), b).squeeze(-2)
+    return _matmul_nd(a, b.unsqueeze(-1)).squeeze(-1)   # (..., n, k) @ (k)
+
+
+def dot(a, b):
+    a, b = to_tensor(a), to_tensor(b)
+    if a._array.ndim != 1 or b._array.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a._array.shape != b._array.shape:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
+                           f"[{b.shape[0]}] to have the same number of elements, but got "
+                           f"{a.shape[0]} and {b.shape[0]} elements respectively")
+    ra, rb = requires(a), requires(b)
+    return record(np.dot(a._array, b._array), "DotBackward0", (a, b),
+                  lambda g: (g * b if ra else None, g * a if rb else None), saved=(a, b))
+
+
+def mm(a, b):
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: both arguments must be matrices (2-D), got {a.ndim}-D and {b.ndim}-D")
+    _check(a, b, "mm")
+    return _matmul_nd(a, b)
+
+
+def bmm(a, b):
+    if a.ndim != 3 or b.ndim != 3:
+        raise RuntimeError(f"bmm: both arguments must be batches of matrices (3-D), got {a.ndim}-D and {b.ndim}-D")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: shapes {list(a.shape)} and {list(b.shape)}")
+    _check(a, b, "bmm")
+    return _matmul_nd(a, b)
+
+
+def mv(a, v):
+    return matmul(a, v)
+
+
+def outer(a, b):
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+def rmatmul(a, b):
+    return matmul(b, a)
+
+
+def einsum(equation, *operands):
+    """A general contraction, built from permute, reshape, broadcasting multiply and sum."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = operands[0]
+    operands = [to_tensor(o) for o in operands]
+    lhs, _, rhs = equation.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if "..." in equation:
+        raise NotImplementedError("einsum with '...' is not supported yet; write the contraction with matmul")
+    if not _:
+        letters = sorted(set("".join(terms)))
+        rhs = "".join(c for c in letters if "".join(terms).count(c) == 1)
+    letters = sorted(set("".join(terms)))
+    sizes = {}
+    expanded = []
+    for term, op in zip(terms, operands):
+        if len(term) != op.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(term)}) does not "
+                               f"match the number of dimensions ({op.ndim}) for operand")
+        # Repeated letters in one term (a diagonal) are not supported by this simple path.
+        if len(set(term)) != len(term):
+            raise NotImplementedError("einsum with a repeated index in one operand is not supported")
+        for c, s in zip(term, op.shape):
+            sizes.setdefault(c, s)
+        order = [term.index(c) for c in letters if c in term]
+        t = op.permute(order) if order != list(range(op.ndim)) else op
+        shape = [sizes[c] if c in term else 1 for c in letters]
+        expanded.append(t.reshape(shape))
+    prod = expanded[0]
+    for e in expanded[1:]:
+        prod = prod * e
+    summed = tuple(i for i, c in enumerate(letters) if c not in rhs)
+    out = prod.sum(summed) if summed else prod
+    kept = [c for c in letters if c in rhs]
+    return out.permute([kept.index(c) for c in rhs]) if kept != list(rhs) else out
+

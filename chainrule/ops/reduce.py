@@ -1,0 +1,268 @@
+"""Reductions (sum, mean, max, prod, logsumexp, ...) and ``sum_to``, the inverse of broadcasting."""
+import collections
+
+import numpy as np
+
+from .. import dtypes
+from ._common import Tensor, _make, normalize_dims, record, requires
+from .elementwise import exp, log, sqrt, where
+
+values_indices = collections.namedtuple("values_indices", ["values", "indices"])
+
+
+def _keep_shape(in_shape, dims):
+    """The shape a reduction over ``dims`` has with keepdim=True."""
+    return tuple(1 if i in dims else s for i, s in enumerate(in_shape))
+
+
+def _expand_back(g, in_shape, dims, keepdim):
+    """Spread a reduced gradient back over the input's shape (the backward of every reduction)."""
+    if not keepdim:
+        g = g.reshape(_keep_shape(in_shape, dims))
+    return g.expand(in_shape)
+
+
+def sum_to(x, shape):
+    """Sum ``x`` down to ``shape`` (undo a broadcast): leading dims, then dims of size 1."""
+    shape = tuple(shape)
+    A = x._array
+    lead = A.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and A.shape[lead + i] != 1)
+    out = A.sum(axis=axes, keepdims=True) if axes else A
+    if lead:
+        out = out.reshape(shape)
+    return record(out, "SumToBackward", (x,), lambda g: (g.expand(A.shape),))
+
+
+def sum(x, dim=None, keepdim=False, *, dtype=None):
+    A = x._array
+    dims = normalize_dims(dim, A.ndim)
+    np_dtype = dtypes.to_dtype(dtype).np if dtype is not None else (np.int64 if A.dtype.kind in "biu" else None)
+    out = A.sum(axis=dims, keepdims=keepdim, dtype=np_dtype)
+    shape = A.shape
+    return record(out, "SumBackward1" if dim is not None else "SumBackward0", (x,),
+                  lambda g: (_expand_back(g, shape, dims, keepdim),))
+
+
+def mean(x, dim=None, keepdim=False, *, dtype=None):
+    A = x._array
+    if dtype is not None:
+        A = A.astype(dtypes.to_dtype(dtype).np)
+    if A.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                           f"point or complex dtype. Got: {dtypes.from_numpy_dtype(A.dtype).name}")
+    dims = normalize_dims(dim, A.ndim)
+    out = A.mean(axis=dims, keepdims=keepdim)
+    shape = A.shape
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    return record(out, "MeanBackward1" if dim is not None else "MeanBackward0", (x,),
+                  lambda g: (_expand_back(g, shape, dims, keepdim) / n,))
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance with Bessel's correction by default (``correction=1``), as PyTorch computes it."""
+    if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    dims = normalize_dims(dim, x.ndim)
+    n = 1
+    for d in dims:
+        n *= x._array.shape[d]
+    centred = x - mean(x, dims, keepdim=True)
+    return sum(centred * centred, dims, keepdim=keepdim) / max(n - correction, 0)
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+
+
+def var_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
+
+
+def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
+
+
+def _extreme(x, dim, keepdim, np_reduce, name):
+    """amax/amin: ties share the gradient evenly, as in PyTorch."""
+    A = x._array
+    if A.size == 0:
+        raise IndexError(f"{name.split('Backward')[0].lower()}(): Expected reduction dim to be specified "
+                         f"for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+    dims = normalize_dims(dim, A.ndim)
+    out = np_reduce(A, axis=dims, keepdims=keepdim)
+    shape = A.shape
+
+    def backward(g, out):
+        out_k = out if keepdim else out.reshape(_keep_shape(shape, dims))
+        hit = x == out_k
+        count = hit.sum(dims, keepdim=True)
+        return (_expand_back(g, shape, dims, keepdim) * hit / count,)
+    return record(out, name, (x,), backward, saved=(x,), save_output=True)
+
+
+def amax(x, dim=(), keepdim=False):
+    return _extreme(x, None if dim == () else dim, keepdim, np.max, "AmaxBackward0")
+
+
+def amin(x, dim=(), keepdim=False):
+    return _extreme(x, None if dim == () else dim, keepdim, np.min, "AminBackward0")
+
+
+def _extreme_along(x, dim, keepdim, np_arg, name):
+    """max/min along one dim: ``(values, indices)``; the gradient goes to the chosen index."""
+    A = x._array
+    d = normalize_dims(dim, A.ndim)
+    if A.ndim == 0:
+        return values_indices(x.clone() if requires(x) else x, _make(np.array(0)))
+    d = d[0]
+    if A.shape[d] == 0:
+        raise IndexError(f"max(): Expected reduction dim {d} to have non-zero size.")
+    idx = np_arg(A, axis=d, keepdims=True)
+    values = np.take_along_axis(A, idx, axis=d)
+    if not keepdim:
+        values, idx = values.squeeze(d), idx.squeeze(d)
+    shape = A.shape
+    idx_k = idx if keepdim else np.expand_dims(idx, d)
+
+    def backward(g):
+        positions = np.arange(shape[d]).reshape([-1 if i == d else 1 for i in range(len(shape))])
+        onehot = _make(positions == idx_k)
+        return (_expand_back(g, shape, (d,), keepdim) * onehot,)
+    return values_indices(record(values, name, (x,), backward), _make(idx.astype(np.int64)))
+
+
+def max(x, dim=None, keepdim=False, *, other=None):
+    """``max(x)``, ``max(x, dim)`` -> (values, indices), or ``max(x, other)`` (elementwise)."""
+    if isinstance(dim, Tensor) or other is not None:
+        from .elementwise import maximum
+        return maximum(x, dim if other is None else other)
+    if dim is None:
+        return _extreme(x, None, False, np.max, "MaxBackward1")
+    return _extreme_along(x, dim, keepdim, np.argmax, "MaxBackward0")
+
+
+def min(x, dim=None, keepdim=False, *, other=None):
+    if isinstance(dim, Tensor) or other is not None:
+        from .elementwise import minimum
+        return minimum(x, dim if other is None else other)
+    if dim is None:
+        return _extreme(x, None, False, np.min, "MinBackward1")
+    return _extreme_along(x, dim, keepdim, np.argmin, "MinBackward0")
+
+
+def _arg(np_arg, name):
+    def op(x, dim=None, keepdim=False):
+        A = x._array
+        if A.size == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        if dim is None:
+            out = np_arg(A.reshape(-1))
+            return _make(np.array(out, dtype=np.int64).reshape((1,) * A.ndim if keepdim else ()))
+        d = normalize_dims(dim, A.ndim)
+        d = d[0] if d else 0
+        out = np_arg(A, axis=d, keepdims=keepdim) if A.ndim else np.array(0)
+        return _make(np.asarray(out, dtype=np.int64))
+    op.__name__ = name
+    return op
+
+
+argmax = _arg(np.argmax, "argmax")
+argmin = _arg(np.argmin, "argmin")
+
+
+def prod(x, dim=None, keepdim=False, *, dtype=None):
+    A = x._array if dtype is None else x._array.astype(dtypes.to_dtype(dtype).np)
+    dims = normalize_dims(dim, A.ndim)
+    if A.dtype.kind in "biu" and dtype is None:
+        A = A.astype(np.int64)
+    out = A.prod(axis=dims, keepdims=keepdim)
+    shape = A.shape
+
+    def backward(g, out):
+        out_k = out if keepdim else out.reshape(_keep_shape(shape, dims))
+        g_k = _expand_back(g, shape, dims, keepdim)
+        if not (x._array == 0).any():
+            return (g_k * out_k / x,)
+        # With zeros, out / x is undefined: use the product of all the other elements instead.
+        return (g_k * _make(_prod_of_others(x._array, dims)),)
+    return record(out, "ProdBackward1" if dim is not None else "ProdBackward0", (x,), backward,
+                  saved=(x,), save_output=True)
+
+
+def _prod_of_others(A, dims):
+    """For each element, the product of the other elements of its reduction group (zeros allowed)."""
+    moved = np.moveaxis(A, dims, tuple(range(A.ndim - len(dims), A.ndim)))
+    flat = moved.reshape(moved.shape[:moved.ndim - len(dims)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=A.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (left * right).reshape(moved.shape)
+    return np.moveaxis(others, tuple(range(A.ndim - len(dims), A.ndim)), dims)
+
+
+def logsumexp(x, dim, keepdim=False):
+    """log(sum(exp(x))) without overflow: the max is taken out first."""
+    A = x._array if x._array.dtype.kind == "f" else x._array.astype(dtypes.get_default_dtype().np)
+    dims = normalize_dims(dim, A.ndim)
+    if A.size == 0:
+        out = np.log(np.exp(A).sum(axis=dims, keepdims=keepdim))
+    else:
+        m = A.max(axis=dims, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        out = np.log(np.exp(A - m).sum(axis=dims, keepdims=True)) + m
+        if not keepdim:
+            out = out.squeeze(dims)
+    shape = A.shape
+
+    def backward(g, out):
+        out_k = out if keepdim else out.reshape(_keep_shape(shape, dims))
+        return (_expand_back(g, shape, dims, keepdim) * exp(x - out_k),)
+    return record(out, "LogsumexpBackward0", (x,), backward, saved=(x,), save_output=True)
+
+
+def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector p-norm (2 by default) over ``dim`` (all elements by default)."""
+    if p in ("fro", 2, 2.0, None):
+        dims = normalize_dims(dim, x.ndim)
+        A = x._array
+        out = np.sqrt((A * A).sum(axis=dims, keepdims=keepdim))
+        shape = A.shape
+
+        def backward(g, out):
+            out_k = out if keepdim else out.reshape(_keep_shape(shape, dims))
+            scale = where(out_k == 0, 0.0, _expand_back(g, shape, dims, keepdim) / where(out_k == 0, 1.0, out_k))
+            return (x * scale,)
+        return record(out, "NormBackward1", (x,), backward, saved=(x,), save_output=True)
+    if p in (float("inf"), "inf"):
+        return amax(x.abs(), dim=() if dim is None else dim, keepdim=keepdim)
+    if p == 1:
+        return sum(x.abs(), dim, keepdim)
+    return sum(x.abs() ** p, dim, keepdim) ** (1.0 / p)
+
+
+def cumsum(x, dim, *, dtype=None):
+    A = x._array if dtype is None else x._array.astype(dtypes.to_dtype(dtype).np)
+    d = normalize_dims(dim, A.ndim)
+    d = d[0] if d else 0
+    if A.dtype.kind in "biu":
+        A = A.astype(np.int64)
+    out = np.cumsum(A, axis=d) if A.ndim else A.copy()
+    # The gradient of a running sum is the running sum of the gradient taken from the end.
+    return record(out, "CumsumBackward0", (x,), lambda g: (g.flip(d).cumsum(d).flip(d) if g.ndim else g,))
+
+
+def all(x, dim=None, keepdim=False):
+    return _make(np.all(x._array, axis=normalize_dims(dim, x.ndim) if dim is not None else None, keepdims=keepdim))
+
+
+def any(x, dim=None, keepdim=False):
+    return _make(np.any(x._array, axis=normalize_dims(dim, x.ndim) if dim is not None else None, keepdims=keepdim))
+
+
+def count_nonzero(x, dim=None):
+    return _make(np.asarray(np.count_nonzero(x._array, axis=dim), dtype=np.int64))

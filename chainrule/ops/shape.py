@@ -1,0 +1,296 @@
+"""Shape ops: reshape, transpose/permute, expand, repeat, cat/stack, split/chunk, flip.
+
+Ops whose result shares memory with the input (reshape of contiguous data, transpose, expand)
+return views: they share the input's version counter, so an in-place change through either is seen
+by any backward rule that saved the other.
+"""
+import numpy as np
+
+from ..tensor import _check_dim
+from ._common import _make, _promote_arrays, record, to_tensor
+
+
+def _as_view(x, out):
+    """Mark ``out`` as a view of ``x`` when their arrays share memory."""
+    if np.may_share_memory(out._array, x._array):
+        out._vc = x._vc
+        out._is_view = True
+    return out
+
+
+def _shape_args(shape):
+    """``f(2, 3)`` and ``f((2, 3))`` both mean the shape (2, 3)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def reshape(x, *shape):
+    shape = _shape_args(shape)
+    A = x._array
+    try:
+        out = A.reshape(shape)
+    except ValueError:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {A.size}") from None
+    in_shape = A.shape
+    return _as_view(x, record(out, "ViewBackward0", (x,), lambda g: (g.reshape(in_shape),)))
+
+
+view = reshape
+
+
+def view_as(x, other):
+    return reshape(x, other.shape)
+
+
+reshape_as = view_as
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    shape = x._array.shape
+    if not shape:
+        return reshape(x, 1)
+    s, e = _check_dim(start_dim, len(shape)), _check_dim(end_dim, len(shape))
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    return reshape(x, shape[:s] + (-1 if 0 not in shape[s:e + 1] else 0,) + shape[e + 1:])
+
+
+def unflatten(x, dim, sizes):
+    shape = x._array.shape
+    d = _check_dim(dim, len(shape))
+    return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1:])
+
+
+def squeeze(x, dim=None):
+    shape = x._array.shape
+    if dim is None:
+        return reshape(x, tuple(s for s in shape if s != 1))
+    dims = {_check_dim(d, len(shape)) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+    return reshape(x, tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1)))
+
+
+def unsqueeze(x, dim):
+    shape = x._array.shape
+    d = _check_dim(dim, len(shape) + 1)
+    return reshape(x, shape[:d] + (1,) + shape[d:])
+
+
+def permute(x, *dims):
+    dims = _shape_args(dims)
+    n = x._array.ndim
+    if len(dims) != n:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
+                           f"the length of the desired ordering of dimensions i.e. input.dim() = {n} is not "
+                           f"equal to len(dims) = {len(dims)}")
+    dims = tuple(_check_dim(d, n) for d in dims)
+    inverse = tuple(np.argsort(dims))
+    return _as_view(x, record(x._array.transpose(dims), "PermuteBackward0", (x,),
+                              lambda g: (g.permute(inverse),)))
+
+
+def transpose(x, dim0, dim1):
+    n = x._array.ndim
+    if n == 0:
+        return x
+    order = list(range(n))
+    d0, d1 = _check_dim(dim0, n), _check_dim(dim1, n)
+    order[d0], order[d1] = order[d1], order[d0]
+    return permute(x, order)
+
+
+swapaxes = transpose
+
+
+def t(x):
+    if x._array.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return transpose(x, 0, 1) if x._array.ndim == 2 else x
+
+
+def T(x):
+    """``x.T``: all dimensions reversed."""
+    n = x._array.ndim
+    return permute(x, tuple(range(n - 1, -1, -1))) if n > 1 else x
+
+
+def mT(x):
+    """``x.mT``: the last two dimensions swapped (a batch of matrices transposed)."""
+    return transpose(x, -2, -1)
+
+
+def expand(x, *sizes):
+    sizes = _shape_args(sizes)
+    A = x._array
+    lead = len(sizes) - A.ndim
+    if lead < 0:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal "
+                           f"to the number of dimensions in the tensor ({A.ndim})")
+    target = tuple(A.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    if target == A.shape:
+        return x
+    for i, s in enumerate(A.shape):
+        if s != 1 and s != target[lead + i]:
+            raise RuntimeError(f"The expanded size of the tensor ({target[lead + i]}) must match the existing "
+                               f"size ({s}) at non-singleton dimension {lead + i}.  Target sizes: "
+                               f"{list(sizes)}.  Tensor sizes: {list(A.shape)}")
+    from .reduce import sum_to
+    in_shape = A.shape
+    return _as_view(x, record(np.broadcast_to(A, target), "ExpandBackward0", (x,),
+                              lambda g: (sum_to(g, in_shape),)))
+
+
+def broadcast_to(x, shape):
+    return expand(x, tuple(shape))
+
+
+def expand_as(x, other):
+    return expand(x, other.shape)
+
+
+def broadcast_tensors(*tensors):
+    shape = np.broadcast_shapes(*(t._array.shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def repeat(x, *sizes):
+    """Tile ``x``: ``repeat(2, 1)`` stacks two copies along dim 0 (NumPy's ``tile``)."""
+    sizes = _shape_args(sizes)
+    A = x._array
+    if len(sizes) < A.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
+                           "dimensions of tensor")
+    shape = (1,) * (len(sizes) - A.ndim) + A.shape
+    in_shape = A.shape
+
+    def backward(g):
+        # Split every dim into (copies, size) and sum over the copies.
+        interleaved = [n for pair in zip(sizes, shape) for n in pair]
+        return (g.reshape(interleaved).sum(tuple(range(0, 2 * len(sizes), 2))).reshape(in_shape),)
+    return record(np.tile(A.reshape(shape), sizes), "RepeatBackward0", (x,), backward)
+
+
+def flip(x, dims):
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return record(np.flip(x._array, dims).copy(), "FlipBackward0", (x,), lambda g: (g.flip(dims),))
+
+
+def roll(x, shifts, dims=None):
+    out = np.roll(x._array, shifts, dims)
+    back = tuple(-s for s in shifts) if isinstance(shifts, (tuple, list)) else -shifts
+    return record(out, "RollBackward0", (x,), lambda g: (g.roll(back, dims),))
+
+
+# ----- joining and splitting ----------------------------------------------------------------------
+def _common_arrays(tensors):
+    tensors = [to_tensor(t) for t in tensors]
+    if not tensors:
+        raise RuntimeError("expected a non-empty list of Tensors")
+    arrays = [t._array for t in tensors]
+    dt = arrays[0].dtype
+    for a in arrays[1:]:
+        if a.dtype != dt:
+            dt = _promote_arrays(np.empty((1,), dt), np.empty((1,), a.dtype))
+    return tensors, [a.astype(dt, copy=False) for a in arrays]
+
+
+def cat(tensors, dim=0):
+    tensors, arrays = _common_arrays(tensors)
+    # PyTorch skips 1-D empty tensors in cat (a legacy rule scripts rely on).
+    keep = [i for i, a in enumerate(arrays) if not (a.ndim == 1 and a.size == 0)]
+    if not keep:
+        return _make(np.concatenate(arrays))
+    ref = arrays[keep[0]]
+    d = _check_dim(dim, ref.ndim)
+    for i in keep:
+        a = arrays[i]
+        if a.ndim != ref.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and {a.ndim}")
+        for k in range(ref.ndim):
+            if k != d and a.shape[k] != ref.shape[k]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size "
+                                   f"{ref.shape[k]} but got size {a.shape[k]} for tensor number {i} in the list.")
+    out = np.concatenate([arrays[i] for i in keep], axis=d)
+    sizes = [arrays[i].shape[d] for i in keep]
+    inputs = tuple(tensors[i] for i in keep)
+
+    def backward(g):
+        pieces, start = [], 0
+        for n in sizes:
+            pieces.append(g.narrow(d, start, n))
+            start += n
+        return tuple(pieces)
+    return record(out, "CatBackward0", inputs, backward)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = [to_tensor(t) for t in tensors]
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0]._array.shape
+    for i, t in enumerate(tensors):
+        if t._array.shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
+                               f"and {list(t._array.shape)} at entry {i}")
+    d = _check_dim(dim, len(shape) + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def hstack(tensors):
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in tensors], 0)
+
+
+def narrow(x, dim, start, length):
+    d = _check_dim(dim, x._array.ndim)
+    return x[(slice(None),) * d + (slice(start, start + length),)]
+
+
+def select(x, dim, index):
+    d = _check_dim(dim, x._array.ndim)
+    return x[(slice(None),) * d + (index,)]
+
+
+def split(x, split_size_or_sections, dim=0):
+    d = _check_dim(dim, x._array.ndim)
+    n = x._array.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's "
+                               f"size at dimension {d}), but got split_sizes={sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(x, d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(x, chunks, dim=0):
+    n = x._array.shape[_check_dim(dim, x._array.ndim)]
+    return split(x, max(-(-n // chunks), 1), dim)
+
+
+def unbind(x, dim=0):
+    d = _check_dim(dim, x._array.ndim)
+    return tuple(select(x, d, i) for i in range(x._array.shape[d]))
+
+
+def tril(x, diagonal=0):
+    mask = _make(np.tril(np.ones(x._array.shape[-2:], dtype=bool), diagonal))
+    return record(np.tril(x._array, diagonal), "TrilBackward0", (x,), lambda g: (g * mask,))
+
+
+def triu(x, diagonal=0):
+    mask = _make(np.triu(np.ones(x._array.shape[-2:], dtype=bool), diagonal))
+    return record(np.triu(x._array, diagonal), "TriuBackward0", (x,), lambda g: (g * mask,))
+
