@@ -54,3 +54,7 @@ def _bind_random_methods():
 
 
 _bind_random_methods()
+
+# The layers above the core (imported last: they are built from everything above).
+from . import datasets, nn, optim, utils  # noqa: E402
+from .serialization import load, save  # noqa: E402

@@ -1,0 +1,109 @@
+"""Small offline datasets for examples and tests: XOR, two moons, spirals, handwritten digits.
+
+Everything is generated with NumPy from a seed (or, for ``digits``, read from the
+copy bundled with scikit-learn), so nothing is downloaded and every call with the
+same arguments returns the same tensors.  Features are ``float32``; class labels
+are ``int64`` (what ``nn.CrossEntropyLoss`` expects), except XOR's, which are
+``float32`` targets of shape ``(4, 1)`` for a sigmoid output and ``BCELoss``/``MSELoss``.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+import chainrule
+
+__all__ = ["xor", "moons", "spirals", "digits", "DigitsSplit"]
+
+
+def _tensors(X, y):
+    return chainrule.from_numpy(np.ascontiguousarray(X, dtype=np.float32)), \
+        chainrule.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
+
+
+def xor():
+    """The four points of XOR: ``X`` float32 ``(4, 2)``, ``y`` float32 ``(4, 1)``.
+
+    The classic problem a single linear layer cannot solve and one hidden layer can.
+    """
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array([[0], [1], [1], [0]], dtype=np.float32)
+    return chainrule.from_numpy(X), chainrule.from_numpy(y)
+
+
+def moons(n_samples=200, noise=0.1, seed=0):
+    """Two interleaving half circles (as ``sklearn.datasets.make_moons``), shuffled.
+
+    Returns ``X`` float32 ``(n_samples, 2)`` and ``y`` int64 ``(n_samples,)`` in
+    {0, 1}; ``noise`` is the standard deviation of Gaussian noise added to ``X``.
+    """
+    n_outer = n_samples // 2
+    n_inner = n_samples - n_outer
+    rng = np.random.default_rng(seed)
+    t_outer = np.linspace(0, np.pi, n_outer)
+    t_inner = np.linspace(0, np.pi, n_inner)
+    X = np.concatenate([
+        np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1),
+        np.stack([1 - np.cos(t_inner), 0.5 - np.sin(t_inner)], axis=1),
+    ])
+    y = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])
+    order = rng.permutation(n_samples)
+    X, y = X[order], y[order]
+    if noise:
+        X = X + rng.normal(scale=noise, size=X.shape)
+    return _tensors(X, y)
+
+
+def spirals(n_samples=300, n_classes=3, noise=0.2, seed=0):
+    """Interleaved spiral arms, one per class (the CS231n toy problem).
+
+    ``n_samples`` points in total, split as evenly as possible between classes;
+    each arm sweeps 4 radians while its radius grows from 0 to 1, with Gaussian
+    ``noise`` on the angle.  Returns ``X`` float32 ``(n_samples, 2)`` and ``y``
+    int64 ``(n_samples,)`` in ``range(n_classes)``, grouped by class.
+    """
+    if n_classes < 1:
+        raise ValueError(f"n_classes must be at least 1, got {n_classes}")
+    rng = np.random.default_rng(seed)
+    counts = [n_samples // n_classes + (c < n_samples % n_classes) for c in range(n_classes)]
+    points, labels = [], []
+    for c, count in enumerate(counts):
+        radius = np.linspace(0.0, 1.0, count)
+        theta = np.linspace(c * 4.0, (c + 1) * 4.0, count) + rng.normal(scale=noise, size=count)
+        points.append(np.stack([radius * np.sin(theta), radius * np.cos(theta)], axis=1))
+        labels.append(np.full(count, c))
+    return _tensors(np.concatenate(points).reshape(-1, 2), np.concatenate(labels))
+
+
+DigitsSplit = namedtuple("DigitsSplit", "X_train y_train X_test y_test")
+DigitsSplit.__doc__ = "The digits data split into train and test tensors (unpack or use fields)."
+
+
+def digits(test_fraction=0.2, seed=0):
+    """The 1,797 8x8 handwritten digits bundled with scikit-learn, split into train and test.
+
+    Pixels are scaled from 0..16 to [0, 1]; each image is a row of 64 float32
+    features and labels are int64 in 0..9.  The split is a seeded random
+    permutation; ``test_fraction`` of the samples (rounded) go to test.
+
+    Returns ``DigitsSplit(X_train, y_train, X_test, y_test)``.  Needs scikit-learn
+    (``pip install scikit-learn`` or ``pip install chainrule[datasets]``).
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ImportError(
+            "chainrule.datasets.digits() needs scikit-learn, which bundles the digits data: "
+            "pip install scikit-learn  (or: pip install chainrule[datasets])"
+        ) from None
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    bunch = load_digits()
+    X = bunch.data.astype(np.float32) / 16.0
+    y = bunch.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_test = int(round(len(y) * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    X_train, y_train = _tensors(X[train], y[train])
+    X_test, y_test = _tensors(X[test], y[test])
+    return DigitsSplit(X_train, y_train, X_test, y_test)

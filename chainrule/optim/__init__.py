@@ -1,0 +1,16 @@
+"""Optimizers and learning-rate schedulers with PyTorch's API (``torch.optim``).
+
+Every optimizer reproduces PyTorch's single-tensor update formulas operation by
+operation, so a run matches ``torch.optim`` to rounding, and its
+``state_dict()`` has PyTorch's layout.
+"""
+
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamw import AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]

@@ -1,0 +1,15 @@
+"""Datasets and batching with PyTorch's API (``torch.utils.data``).
+
+``Dataset`` is anything indexable with a length; ``DataLoader`` draws indices
+(shuffled or in order), fetches those samples and collates them into batches.
+Loading happens in the calling process: there are no worker processes.
+"""
+
+from .collate import default_collate, default_convert
+from .dataloader import DataLoader
+from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+
+__all__ = [
+    "Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
+    "DataLoader", "default_collate", "default_convert",
+]
