@@ -58,3 +58,5 @@ _bind_random_methods()
 # The layers above the core (imported last: they are built from everything above).
 from . import datasets, nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
+from . import compiler  # noqa: E402
+from .compile import CaptureError, compile  # noqa: E402

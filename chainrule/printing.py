@@ -12,7 +12,7 @@ def _float_format(values):
     absval = np.abs(finite.astype(np.float64))
     nonzero = absval[absval != 0]
     if np.all(finite == np.round(finite)):
-        if nonzero.size and nonzero.max() > 1e8:
+        if nonzero.size and (nonzero.max() / nonzero.min() > 1000 or nonzero.max() > 1e8):
             return "{:.4e}".format
         return lambda v: f"{v:.0f}." if np.isfinite(v) else f"{v}"
     if nonzero.size and (nonzero.max() / nonzero.min() > 1000 or nonzero.max() > 1e8 or nonzero.min() < 1e-4):
@@ -32,8 +32,10 @@ def format_array(a, prefix="tensor("):
         return to_str(a.item())
     sample = a.ravel() if a.size <= 1000 else _edge_values(a)
     width = max((len(to_str(v)) for v in sample), default=0)
-    return np.array2string(a, max_line_width=80, separator=", ", prefix=prefix, threshold=1000,
+    text = np.array2string(a, max_line_width=80, separator=", ", prefix=prefix, threshold=1000,
                            edgeitems=3, formatter={"all": lambda v: to_str(v).rjust(width)})
+    # PyTorch writes an elided run inside a row as " ..." (NumPy as "..."): "2,  ..., 997".
+    return text.replace(", ...,", ",  ...,")
 
 
 def _edge_values(a):

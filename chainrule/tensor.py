@@ -38,12 +38,7 @@ def _make(array, requires_grad=False, grad_fn=None):
     t._array = array
     t._requires_grad = requires_grad
     t.grad_fn = grad_fn
-    t._grad = None
     t._vc = [0]
-    t._hooks = None
-    t._post_accumulate_hooks = None
-    t._accum = None
-    t._is_view = False
     return t
 
 
@@ -51,8 +46,14 @@ _new = object.__new__
 
 
 class Tensor:
-    __slots__ = ("_array", "_requires_grad", "grad_fn", "_grad", "_vc", "_hooks",
-                 "_post_accumulate_hooks", "_accum", "_is_view", "__weakref__", "__dict__")
+    # The four fields every op sets are slots; the rarely-set ones below are class-level defaults
+    # (an instance gets its own value only when one is set), which keeps creating a tensor cheap.
+    __slots__ = ("_array", "_requires_grad", "grad_fn", "_vc", "__weakref__", "__dict__")
+    _grad = None                   # .grad
+    _hooks = None                  # hooks on a leaf's gradient
+    _post_accumulate_hooks = None
+    _accum = None                  # weakref to the leaf's AccumulateGrad node
+    _is_view = False               # shares memory (and version counter) with another tensor
 
     # NumPy must hand binary ops with a Tensor on the right back to us (ndarray * Tensor -> Tensor).
     __array_ufunc__ = None
@@ -418,3 +419,6 @@ def _check_dim(dim, ndim):
     if not -n <= dim < n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     return dim + n if dim < 0 else dim
+
+
+engine._bind(Tensor=Tensor, _make=_make)

@@ -10,11 +10,24 @@ iteratively (Kahn's algorithm over dependency counts), never by recursion, so a 
 backprops. Broadcasting is undone in one place, here: a gradient whose shape differs from its
 input's is summed back to that shape before it is passed on.
 """
+import itertools
 import weakref
+from heapq import heappop, heappush
 
 import numpy as np
 
 from . import anomaly, grad_mode
+
+# Filled in by chainrule.tensor and chainrule.ops.reduce once they are loaded (they import this
+# module, so it cannot import them at the top); looked up as globals, the cheapest lookup there is.
+Tensor = _make = sum_to = None
+
+
+def _bind(**names):
+    globals().update(names)
+
+
+_sequence = itertools.count()
 
 FREED_GRAPH_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -32,9 +45,10 @@ class Node:
     """
 
     __slots__ = ("_name", "backward", "edges", "saved", "out_data", "out_version", "pre_hooks",
-                 "retained", "stack", "frees", "__weakref__")
+                 "retained", "stack", "frees", "seq", "__weakref__")
 
     def __init__(self, name, backward, edges, saved=(), out_data=None, out_version=None):
+        self.seq = next(_sequence)   # creation order: larger than the seq of every input's node
         self._name = name
         self.backward = backward
         self.edges = edges
@@ -66,7 +80,6 @@ class Node:
 
     def _output(self):
         """The op's output as a tensor attached to this node (for rules like exp's ``g * out``)."""
-        from ..tensor import _make
         return _make(self.out_data, True, self)
 
     def _release(self):
@@ -78,12 +91,13 @@ class Node:
 class AccumulateGrad:
     """The node at a leaf tensor: adds the incoming gradient into ``leaf.grad``."""
 
-    __slots__ = ("variable", "__weakref__")
+    __slots__ = ("variable", "seq", "__weakref__")
     edges = ()
     pre_hooks = None
     retained = None
 
     def __init__(self, variable):
+        self.seq = next(_sequence)
         self.variable = variable
 
     def name(self):
@@ -126,11 +140,10 @@ def record(out, name, inputs, backward, saved=(), save_output=False):
     saved: the Tensors ``backward`` reads, so an in-place change to them is caught.
     save_output: ``backward`` is called as ``backward(g, out)`` with the op's output.
     """
-    from ..tensor import Tensor, _make
     if grad_mode.enabled:
         edges = None
         for i, t in enumerate(inputs):
-            if isinstance(t, Tensor) and t.requires_grad:
+            if isinstance(t, Tensor) and t._requires_grad:
                 if edges is None:
                     edges = [None] * len(inputs)
                 edges[i] = (edge_of(t), t._array.shape, t._array.dtype)
@@ -181,68 +194,58 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
     capture: None to accumulate into leaves' ``.grad`` (``Tensor.backward``); or a dict
     ``{node: slot}`` (``autograd.grad``): the total gradient arriving at each such node is
     returned in a list by slot instead, and no ``.grad`` is touched.
+
+    Order: every node is created after the nodes of its inputs, so its sequence number is larger.
+    Taking pending nodes largest-number first (a heap) is therefore a reverse topological order:
+    when a node is taken, every node that could still send it a gradient has already run.
     """
-    from ..ops.reduce import sum_to
-    from ..tensor import _make
+    needed = results = None
+    if capture is not None:
+        needed = _nodes_leading_to(capture, [edge_of(t) for t in roots])
+        results = [None] * len(capture)
 
-    # Dependency counts: how many edges point at each node from the part of the graph we walk.
-    root_nodes = [edge_of(t) for t in roots]
-    deps = {}
-    seen = set(root_nodes)
-    stack = list(seen)
-    while stack:
-        node = stack.pop()
-        for edge in node.edges:
-            if edge is not None:
-                nxt = edge[0]
-                deps[nxt] = deps.get(nxt, 0) + 1
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-
-    needed = _nodes_leading_to(capture, seen) if capture is not None else None
-    results = [None] * len(capture) if capture is not None else None
-
-    buffers = {}
-    for node, g in zip(root_nodes, root_grads):
-        buffers[node] = buffers[node] + g if node in buffers else g
-    ready = [n for n in dict.fromkeys(root_nodes) if deps.get(n, 0) == 0]
+    buffers = {}   # node -> the gradient summed so far for its output
+    heap = []
+    for t, g in zip(roots, root_grads):
+        node = edge_of(t)
+        if node in buffers:
+            buffers[node] = buffers[node] + g
+        else:
+            buffers[node] = g
+            heappush(heap, (-node.seq, node))
     delivered = set()   # ids of arrays already stored as some .grad: never store one twice
 
     prev_mode = grad_mode.enabled
     grad_mode.enabled = create_graph
     try:
-        while ready:
-            node = ready.pop()
-            g = buffers.pop(node, None)
-            if g is not None and (needed is None or node in needed):
-                if node.pre_hooks:
-                    g = _run_hooks(node.pre_hooks, g)
-                if node.retained is not None:
-                    _retain(node, g, create_graph, delivered)
-                if capture is not None and node in capture:
-                    results[capture[node]] = g
-                if type(node) is AccumulateGrad:
-                    if capture is None:
-                        _accumulate(node.variable, g, create_graph, delivered)
-                    continue
-                grads = _apply(node, g, retain_graph)
-            else:
-                grads = None
-            for i, edge in enumerate(node.edges):
-                if edge is None:
+        while heap:
+            node = heappop(heap)[1]
+            g = buffers.pop(node)
+            if needed is not None and node not in needed:
+                continue
+            if node.pre_hooks:
+                g = _run_hooks(node.pre_hooks, g)
+            if node.retained is not None:
+                _retain(node, g, create_graph, delivered)
+            if capture is not None and node in capture:
+                results[capture[node]] = g
+            if type(node) is AccumulateGrad:
+                if capture is None:
+                    _accumulate(node.variable, g, create_graph, delivered)
+                continue
+            for gi, edge in zip(_apply(node, g, retain_graph), node.edges):
+                if gi is None or edge is None:
                     continue
                 nxt, shape, dtype = edge
-                gi = grads[i] if grads is not None else None
-                if gi is not None:
-                    if gi._array.shape != shape:
-                        gi = sum_to(gi, shape)   # the one place broadcasting is undone
-                    if gi._array.dtype != dtype:
-                        gi = gi.to(dtype)
-                    buffers[nxt] = buffers[nxt] + gi if nxt in buffers else gi
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    ready.append(nxt)
+                if gi._array.shape != shape:
+                    gi = sum_to(gi, shape)   # the one place broadcasting is undone
+                if gi._array.dtype != dtype:
+                    gi = gi.to(dtype)
+                if nxt in buffers:
+                    buffers[nxt] = buffers[nxt] + gi
+                else:
+                    buffers[nxt] = gi
+                    heappush(heap, (-nxt.seq, nxt))
     finally:
         grad_mode.enabled = prev_mode
     return results
@@ -268,7 +271,6 @@ def _apply(node, g, retain_graph):
 
 def _owned(g, create_graph, delivered):
     """``g`` detached, copied if its array is a view or already stored elsewhere as a .grad."""
-    from ..tensor import _make
     a = g._array
     if id(a) in delivered or not a.flags.owndata or not a.flags.writeable:
         a = a.copy()
@@ -288,7 +290,6 @@ def _accumulate(leaf, g, create_graph, delivered):
         leaf.grad = leaf.grad + g
     else:
         # Out of place: another tensor may hold the old .grad array (e.g. a user's reference).
-        from ..tensor import _make
         leaf.grad = _make(leaf.grad._array + g._array)
     if leaf._post_accumulate_hooks:
         for hook in list(leaf._post_accumulate_hooks):
@@ -302,7 +303,6 @@ def _retain(node, g, create_graph, delivered):
     if tensor.grad is None:
         tensor.grad = _owned(g, create_graph, delivered)
     else:
-        from ..tensor import _make
         tensor.grad = tensor.grad + g if create_graph else _make(tensor.grad._array + g._array)
 
 

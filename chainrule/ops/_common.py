@@ -94,8 +94,11 @@ def float_array(t):
 
 
 def normalize_dims(dim, ndim):
-    """``dim`` (None, int or sequence) as a tuple of non-negative axes; None means all axes."""
-    if dim is None:
+    """``dim`` (None, int or sequence) as a tuple of non-negative axes.
+
+    None means all axes, and so does an empty sequence: PyTorch's ``x.sum(())`` reduces everything.
+    """
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
         dim = (int(dim),)

@@ -60,6 +60,8 @@ def div(a, b, *, rounding_mode=None):
         return _make(out.astype(np.result_type(A, B)) if np.result_type(A, B).kind != "f" else out)
     if np.result_type(A).kind != "f" and np.result_type(B).kind != "f":
         A = np.asarray(A).astype(dtypes.get_default_dtype().np)   # true division of integers is float
+        if isinstance(B, np.ndarray):   # both sides: float32 / int64 would give float64 in NumPy
+            B = B.astype(A.dtype)
     ra, rb = requires(a), requires(b)
     return record(_apply(np.true_divide, a, b, A, B), "DivBackward0", (a, b),
                   lambda g: (g / b if ra else None, -(g * a) / (b * b) if rb else None),
@@ -102,6 +104,8 @@ def pow(a, b):
         def backward(g):
             if b == 0:
                 return (g * 0,)
+            if b == 2:   # the square in every MSE: one op fewer than the general rule
+                return (g * (2 * a),)
             return (g * (b * a ** (b - 1)),)
         return record(out, "PowBackward0", (a, b), backward, saved=(a,))
     if not isinstance(a, Tensor):

@@ -50,7 +50,7 @@ def apply_inplace(x, op, *args, **kwargs):
         if result._array.shape != x._array.shape:
             _write(x, result._array)   # raises the shape error
         x._array[...] = result._array
-        x.grad_fn = result.grad_fn
+        _take_history(x, result.grad_fn)
         x._requires_grad = result._requires_grad
         x._vc[0] += 1
         if x.grad_fn is not None and x.grad_fn.out_version is not None:
@@ -62,6 +62,14 @@ def apply_inplace(x, op, *args, **kwargs):
     _write(x, result._array)
     x._vc[0] += 1
     return x
+
+
+def _take_history(x, node):
+    """Make ``node`` x's grad_fn; a ``retain_grad()`` moves with x to its new value, as in PyTorch."""
+    old = x.grad_fn
+    if old is not None and node is not None and old.retained is not None and old.retained() is x:
+        node.retained, old.retained = old.retained, None
+    x.grad_fn = node
 
 
 def _arith_inplace(ufunc, op):
@@ -190,12 +198,12 @@ def zero_(x):
 def fill_(x, value):
     if requires(value) and grad_mode.enabled:
         return apply_inplace(x, lambda t, v: t * 0 + v, value)
-    if x.grad_fn is None and x._requires_grad and grad_mode.enabled:
-        _check_recordable(x)
+    if x._requires_grad and grad_mode.enabled:
+        # Recorded, as in PyTorch: x still requires grad, and its old history gets a zero gradient.
+        v = value._array if isinstance(value, Tensor) else value
+        return apply_inplace(x, lambda t: record(np.full_like(t._array, v), "FillBackward0", (t,),
+                                                 lambda g: (g * 0,)))
     x._array[...] = value._array if isinstance(value, Tensor) else value
-    if x.grad_fn is not None:   # the old history no longer describes the values
-        x.grad_fn = None
-        x._requires_grad = False
     x._vc[0] += 1
     return x
 
@@ -231,7 +239,7 @@ def setitem(x, idx, value):
         result = record(out, "CopySlices", (before, value),
                         lambda g: (g * kept_t, g[index] if requires(value) else None))
         x._array[...] = out
-        x.grad_fn = result.grad_fn
+        _take_history(x, result.grad_fn)
         x._requires_grad = True
     else:
         v = value._array if isinstance(value, Tensor) else value

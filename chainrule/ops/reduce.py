@@ -1,9 +1,11 @@
 """Reductions (sum, mean, max, prod, logsumexp, ...) and ``sum_to``, the inverse of broadcasting."""
+import builtins
 import collections
 
 import numpy as np
 
 from .. import dtypes
+from ..autograd import engine
 from ._common import Tensor, _make, normalize_dims, record, requires
 from .elementwise import exp, log, sqrt, where
 
@@ -72,7 +74,7 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     for d in dims:
         n *= x._array.shape[d]
     centred = x - mean(x, dims, keepdim=True)
-    return sum(centred * centred, dims, keepdim=keepdim) / max(n - correction, 0)
+    return sum(centred * centred, dims, keepdim=keepdim) / builtins.max(n - correction, 0)
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -266,3 +268,6 @@ def any(x, dim=None, keepdim=False):
 
 def count_nonzero(x, dim=None):
     return _make(np.asarray(np.count_nonzero(x._array, axis=dim), dtype=np.int64))
+
+
+engine._bind(sum_to=sum_to)

@@ -115,8 +115,17 @@ def T(x):
 
 
 def mT(x):
-    """``x.mT``: the last two dimensions swapped (a batch of matrices transposed)."""
-    return transpose(x, -2, -1)
+    """``x.mT``: the last two dimensions swapped (a batch of matrices transposed).
+
+    A primitive of its own, not a permute: matmul's backward calls it twice per product.
+    """
+    A = x._array
+    if A.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {A.ndim}-D tensor.")
+    out = record(A.swapaxes(-1, -2), "TransposeBackward0", (x,), lambda g: (mT(g),))
+    out._vc = x._vc   # always a view
+    out._is_view = True
+    return out
 
 
 def expand(x, *sizes):
@@ -201,6 +210,9 @@ def cat(tensors, dim=0):
     if not keep:
         return _make(np.concatenate(arrays))
     ref = arrays[keep[0]]
+    for i in keep:
+        if arrays[i].ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     d = _check_dim(dim, ref.ndim)
     for i in keep:
         a = arrays[i]
