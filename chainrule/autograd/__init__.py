@@ -34,6 +34,10 @@ def _root_grads(outputs, grad_outputs):
         elif g._array.shape != out._array.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {list(g.shape)} and "
                                f"output[{i}] has a shape of {list(out.shape)}.")
+        elif not g.requires_grad:
+            # A copy: the caller keeps this tensor, and it may arrive unchanged at a leaf's .grad
+            # (y = x + 0), where a later x.grad.zero_() must not zero the caller's tensor.
+            g = _make(g._array.copy())
         grads.append(g)
     return grads
 

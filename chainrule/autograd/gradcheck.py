@@ -91,6 +91,9 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     for i, x in diff:
         numerical = _numerical_jacobian(func, inputs, x, eps)
         analytical = _analytical_jacobian(outputs, x)
+        if len(analytical) != len(numerical):
+            raise GradcheckError(f"func returned {len(analytical)} tensors with grad enabled but "
+                                 f"{len(numerical)} under no_grad: cannot compare the Jacobians")
         for k, (a, n) in enumerate(zip(analytical, numerical)):
             if not np.allclose(a, n, rtol=rtol, atol=atol):
                 if not raise_exception:
@@ -116,11 +119,16 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     diff_positions = [i for i, t in enumerate(inputs) if getattr(t, "requires_grad", False)]
 
     def first_derivative(*args):
-        ins, gos = args[:n], args[n:]
-        outs = [o for o in _outputs(func, ins) if o.requires_grad]
-        grads = grad(outs, [ins[i] for i in diff_positions], list(gos)[:len(outs)], create_graph=True,
-                     allow_unused=True)
-        return tuple(g for g in grads if g is not None)
+        # Grad mode on even while the numerical Jacobian is taken (under no_grad): without a graph
+        # there would be no first derivative to difference, and the check would compare nothing.
+        with grad_mode.enable_grad():
+            ins, gos = args[:n], args[n:]
+            outs = [o for o in _outputs(func, ins) if o.requires_grad]
+            grads = grad(outs, [ins[i] for i in diff_positions], list(gos)[:len(outs)], create_graph=True,
+                         allow_unused=True)
+            # An unused input's gradient is zero (not absent), so every call returns the same outputs.
+            return tuple(_make(np.zeros(ins[i]._array.shape, ins[i]._array.dtype)) if g is None else g
+                         for i, g in zip(diff_positions, grads))
 
     return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception)

@@ -275,18 +275,40 @@ def tan(x):
 
 def tanh(x):
     return record(np.tanh(float_array(x)), "TanhBackward0", (x,),
-                  lambda g, out: (g * (1 - out * out),), save_output=True)
+                  lambda g, out: (tanh_backward(g, out),), save_output=True)
+
+
+def tanh_backward(g, y):
+    """g·(1 − y²) as one op: activations' backward rules run once per layer per step, so fusing
+    them saves the bookkeeping of two ops each time. Its own backward keeps it differentiable."""
+    G, Y = g._array, y._array
+    return record(G * (1 - Y * Y), "TanhBackwardBackward0", (g, y),
+                  lambda gg: (gg * (1 - y * y), gg * g * y * -2), saved=(g, y))
 
 
 def sigmoid(x):
     """1 / (1 + e^-x), computed as exp(-log(1 + e^-x)): no overflow warning for very negative x."""
     return record(np.exp(-np.logaddexp(0, -float_array(x))), "SigmoidBackward0", (x,),
-                  lambda g, out: (g * out * (1 - out),), save_output=True)
+                  lambda g, out: (sigmoid_backward(g, out),), save_output=True)
+
+
+def sigmoid_backward(g, y):
+    """g·y·(1 − y) as one op (fused for the reason given at tanh_backward)."""
+    G, Y = g._array, y._array
+    return record(G * Y * (1 - Y), "SigmoidBackwardBackward0", (g, y),
+                  lambda gg: (gg * y * (1 - y), gg * g * (1 - 2 * y)), saved=(g, y))
 
 
 def relu(x):
-    return record(np.maximum(x._array, 0), "ReluBackward0", (x,), lambda g, out: (g * (out > 0),),
+    return record(np.maximum(x._array, 0), "ReluBackward0", (x,), lambda g, out: (relu_backward(g, out),),
                   save_output=True)
+
+
+def relu_backward(g, y):
+    """g where the output is positive, else 0, as one op (see tanh_backward)."""
+    positive = y._array > 0
+    return record(g._array * positive, "ThresholdBackwardBackward0", (g, y),
+                  lambda gg: (gg * _make(positive), None))
 
 
 def erf(x):

@@ -50,12 +50,27 @@ def getitem(x, idx):
     except IndexError as exc:
         raise IndexError(str(exc).replace("axis", "dimension")) from None
     shape = A.shape
-    result = record(out, "IndexBackward0", (x,),
+    result = record(out, "IndexBackward0" if advanced else _basic_name(index), (x,),
                     lambda g: (index_put_into_zeros(g, shape, index, advanced),))
     if not advanced:   # basic indexing gives a view: it shares the version counter
         result._vc = x._vc
         result._is_view = True
     return result
+
+
+def _basic_name(index):
+    """PyTorch's grad_fn name for basic indexing: that of the last step it applies (full slices
+    and ``...`` are no steps): ``x[0]`` SelectBackward0, ``x[:1]`` SliceBackward0."""
+    name = "AliasBackward0"
+    for i in index:
+        if i is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(i, slice):
+            if i != slice(None):
+                name = "SliceBackward0"
+        elif i is not Ellipsis:
+            name = "SelectBackward0"
+    return name
 
 
 def index_put_into_zeros(g, shape, index, advanced):

@@ -5,7 +5,7 @@ import collections
 import numpy as np
 
 from .. import dtypes
-from ..autograd import engine
+from ..autograd import engine, grad_mode
 from ._common import Tensor, _make, normalize_dims, record, requires
 from .elementwise import exp, log, sqrt, where
 
@@ -190,7 +190,10 @@ def prod(x, dim=None, keepdim=False, *, dtype=None):
         g_k = _expand_back(g, shape, dims, keepdim)
         if not (x._array == 0).any():
             return (g_k * out_k / x,)
-        # With zeros, out / x is undefined: use the product of all the other elements instead.
+        # With zeros, out / x is undefined: use the product of all the other elements instead
+        # (as Tensor ops when building a graph for double backward, else straight in NumPy).
+        if grad_mode.enabled:
+            return (g_k * _prod_of_others_differentiable(x, dims),)
         return (g_k * _make(_prod_of_others(x._array, dims)),)
     return record(out, "ProdBackward1" if dim is not None else "ProdBackward0", (x,), backward,
                   saved=(x,), save_output=True)
@@ -205,6 +208,19 @@ def _prod_of_others(A, dims):
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     others = (left * right).reshape(moved.shape)
     return np.moveaxis(others, tuple(range(A.ndim - len(dims), A.ndim)), dims)
+
+
+def _prod_of_others_differentiable(x, dims):
+    """``_prod_of_others`` in Tensor ops, so its own gradient exists: per group of n elements an
+    (n, n) matrix of the group with ones on the diagonal, multiplied along its rows. O(n²), so
+    only used for double backward through a product that contains zeros."""
+    rest = [d for d in range(x.ndim) if d not in dims]
+    moved = x.permute(rest + list(dims))
+    flat = moved.reshape(tuple(moved.shape[:len(rest)]) + (-1,))
+    n = flat.shape[-1]
+    rows = flat.unsqueeze(-2).expand(*flat.shape[:-1], n, n)   # rows[..., i, j] = flat[..., j]
+    others = where(_make(np.eye(n, dtype=bool)), 1.0, rows).prod(-1)
+    return others.reshape(moved.shape).permute(tuple(int(i) for i in np.argsort(rest + list(dims))))
 
 
 def logsumexp(x, dim, keepdim=False):

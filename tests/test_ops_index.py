@@ -1,0 +1,77 @@
+"""Indexing, gather, index_select, masked_fill, scatter against PyTorch.
+
+The gradient of indexing scatters back into zeros; with a repeated integer index the same element
+receives several gradients, which must add up.
+"""
+import numpy as np
+import pytest
+
+from oracle import check, nograd
+
+INDEXES = {
+    "int": lambda x: x[1],
+    "neg_int": lambda x: x[-1],
+    "two_ints": lambda x: x[1, 2],
+    "slice": lambda x: x[1:3],
+    "slice_step": lambda x: x[::2, 1::2],
+    "neg_slice": lambda x: x[-3:-1, :-1],
+    "none": lambda x: x[None, 1, :, None],
+    "ellipsis": lambda x: x[..., 1],
+    "ellipsis_mid": lambda x: x[0, ..., 2:],
+    "list": lambda x: x[[0, 2, 3]],
+    "repeated_list": lambda x: x[[0, 2, 0, 0]],
+    "mixed": lambda x: x[1:, [1, 1, 4]],
+    "two_arrays": lambda x: x[[0, 1, 1], [2, 2, 3]],
+}
+
+
+@pytest.mark.parametrize("name", INDEXES)
+def test_getitem(name):
+    check(lambda lib, x: INDEXES[name](x), [(4, 5, 3)] if name != "two_arrays" else [(4, 5)])
+
+
+def test_tensor_index_repeated_accumulates():
+    check(lambda lib, x, i: x[i], [(5, 3), nograd(np.array([0, 4, 0, 0, 2]))])
+    check(lambda lib, x, i: x[:, i] * 3, [(2, 5), nograd(np.array([[1, 1], [3, 1]]))])
+
+
+def test_boolean_mask():
+    mask = np.array([[True, False, True, True], [False, False, True, False], [True, True, True, True]])
+    check(lambda lib, x, m: x[m], [(3, 4), nograd(mask)])
+    check(lambda lib, x, m: x[m], [(3, 4, 2), nograd(mask)])
+    check(lambda lib, x: x[x > 0], [(3, 4)])
+    check(lambda lib, x, m: x.masked_select(m), [(3, 4), nograd(mask)])
+
+
+def test_gather():
+    idx = np.array([[0, 0, 2], [1, 3, 3]])
+    check(lambda lib, x, i: x.gather(1, i), [(2, 4), nograd(idx)])
+    check(lambda lib, x, i: lib.gather(x, 0, i), [(4, 3), nograd(np.array([[0, 1, 3], [3, 3, 0]]))])
+    check(lambda lib, x, i: x.gather(-1, i), [(2, 3, 4), nograd(np.array([[[0], [3], [3]], [[1], [1], [2]]]))])
+
+
+def test_index_select():
+    check(lambda lib, x, i: x.index_select(0, i), [(4, 3), nograd(np.array([3, 0, 3]))])
+    check(lambda lib, x, i: lib.index_select(x, 1, i), [(2, 4, 3), nograd(np.array([1, 1]))])
+    check(lambda lib, x, i: x.index_select(-1, i), [(2, 4, 3), nograd(np.array([2, 0]))])
+
+
+def test_masked_fill():
+    mask = np.array([[True, False, True], [False, False, True]])
+    check(lambda lib, x, m: x.masked_fill(m, 0.0), [(2, 3), nograd(mask)])
+    check(lambda lib, x, m: lib.masked_fill(x, m, -1e9), [(2, 3), nograd(mask)])
+    check(lambda lib, x, m: x.masked_fill(m, float("-inf")).softmax(-1), [(2, 3), nograd(np.array([[False, False, True]]))])
+    check(lambda lib, x, m: x.masked_fill(m, 2), [(2, 3), nograd(mask[:1])])
+
+
+def test_scatter_and_scatter_add():
+    idx = np.array([[0, 1, 2, 0], [2, 0, 0, 1]])
+    check(lambda lib, x, i, s: x.scatter_add(0, i, s), [(3, 4), nograd(idx), (2, 4)])
+    check(lambda lib, x, i, s: x.scatter(1, i, s), [(2, 5), nograd(np.array([[0, 1], [4, 2]])), (2, 2)])
+    check(lambda lib, x, i: lib.take(x, i), [(3, 4), nograd(np.array([0, 5, 5, 11]))])
+
+
+def test_index_out_of_range_raises():
+    import chainrule
+    with pytest.raises(IndexError):
+        chainrule.zeros(3, 4)[3]
