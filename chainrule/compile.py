@@ -29,6 +29,7 @@ import warnings
 
 import numpy as np
 
+from ._backend import restore_array_module, swap_array_module
 from .tensor import Tensor, _make
 
 
@@ -229,6 +230,8 @@ class _TracingNumpy:
     """Stands in for ``numpy`` inside chainrule's modules during a trace: arrays a step creates
     from nothing (zeros, ones, full, empty) become program values refilled on every replay."""
 
+    _is_array_module_stand_in = True
+
     def __getattr__(self, name):
         return getattr(np, name)
 
@@ -262,18 +265,6 @@ class _TracingNumpy:
 
 
 _FRESH = {np.zeros, np.ones, np.full, np.zeros_like, np.ones_like, np.full_like}
-
-
-def _swap_numpy(replacement):
-    """Point the ``np`` global of every chainrule module at ``replacement``; return what was there."""
-    swapped = {}
-    for name, module in list(sys.modules.items()):
-        if (name == "chainrule" or name.startswith("chainrule.")) and name != __name__ and module is not None:
-            current = getattr(module, "np", None)
-            if current is np or isinstance(current, _TracingNumpy):
-                swapped[module] = current
-                module.np = replacement
-    return swapped
 
 
 def _no_random(*args, **kwargs):
@@ -544,7 +535,7 @@ class _Program:
                 originals.append((a, a._array))
                 a._array = traced
         from . import random as _random
-        swapped = _swap_numpy(_TracingNumpy())
+        swapped = swap_array_module(_TracingNumpy(), skip=(__name__,))
         real_gen, _random._gen = _random._gen, _no_random
         _tracer = tracer
         try:
@@ -557,7 +548,7 @@ class _Program:
         finally:
             _tracer = None
             _random._gen = real_gen
-            _swap_numpy_back(swapped)
+            restore_array_module(swapped)
         _restore(originals)
         bindings = []
         for p in params:
@@ -630,11 +621,6 @@ def _values(result):
 def _restore(originals):
     for t, arr in reversed(originals):
         t._array = arr
-
-
-def _swap_numpy_back(swapped):
-    for module, previous in swapped.items():
-        module.np = previous
 
 
 class _Snapshot:

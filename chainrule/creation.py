@@ -1,7 +1,7 @@
 """Making tensors: ``tensor``, ``from_numpy``, ``zeros``, ``ones``, ``full``, ``arange``, ``eye``, ..."""
 import numbers
 
-import numpy as np
+from ._backend import xp as np
 
 from . import dtypes
 from .device import check_device

@@ -1,5 +1,5 @@
 """``repr`` of a tensor, formatted the way PyTorch prints: ``tensor([1.0000, 2.5000], requires_grad=True)``."""
-import numpy as np
+from ._backend import xp as np
 
 from . import dtypes
 

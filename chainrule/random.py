@@ -4,7 +4,7 @@ Like PyTorch, the global generator starts from a fixed seed, so an unseeded scri
 reproducible from run to run. The streams are NumPy's (PCG64), not PyTorch's: the same seed gives
 different numbers in chainrule and in PyTorch.
 """
-import numpy as np
+from ._backend import xp as np
 
 from . import dtypes
 from .creation import _factory, _float_dtype, _size

@@ -8,7 +8,7 @@ that saved this tensor can refuse to use a stale value.
 The ops themselves live in ``chainrule.ops``; they are bound here as methods (``x.exp()``) and
 exported as functions (``chainrule.exp(x)``): one definition serves both.
 """
-import numpy as np
+from ._backend import xp as np
 
 from . import dtypes
 from .autograd import engine, grad_mode

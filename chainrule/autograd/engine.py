@@ -14,7 +14,7 @@ import itertools
 import weakref
 from heapq import heappop, heappush
 
-import numpy as np
+from .._backend import xp as np
 
 from . import anomaly, grad_mode
 

@@ -5,7 +5,7 @@ Each input that requires grad is nudged by ±eps, one element at a time, and the
 so that the comparison measures the gradient, not rounding. Public: learners can check their own
 functions (or their own autograd.Function) the same way the test suite checks every op.
 """
-import numpy as np
+from .._backend import xp as np
 
 from . import grad_mode
 

@@ -1,5 +1,5 @@
 """What every op module needs: type promotion of operands, and small predicates."""
-import numpy as np
+from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd.engine import record  # noqa: F401  (re-exported for the op modules)

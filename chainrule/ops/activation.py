@@ -5,7 +5,7 @@ compositions of primitives, so their gradients (and gradients of gradients) come
 """
 import math
 
-import numpy as np
+from .._backend import xp as np
 
 from ._common import float_array, record
 from .elementwise import erf, exp, sigmoid, tanh, where

@@ -6,7 +6,7 @@ input needs no gradient). Rules are written in Tensor ops, so they are different
 """
 import math
 
-import numpy as np
+from .._backend import xp as np
 
 from .. import dtypes
 from ._common import (Tensor, _make, broadcast_error, float_array, operands, record,

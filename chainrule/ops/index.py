@@ -4,7 +4,7 @@ The backward of indexing scatters the gradient into zeros of the input's shape; 
 arrays the same element may be picked twice, so the scatter *adds* (``np.add.at``): the gradient of
 a repeated index accumulates. That scatter is itself an op whose backward is indexing again.
 """
-import numpy as np
+from .._backend import xp as np
 
 from ._common import Tensor, _make, record, to_tensor
 from .elementwise import where

@@ -6,7 +6,7 @@ op runs out of place on a snapshot of the old value (which carries the old histo
 written into the array, and the tensor takes the result's ``grad_fn``. Either way the version
 counter goes up, so a backward rule that saved the old value refuses to run with the new one.
 """
-import numpy as np
+from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd import grad_mode

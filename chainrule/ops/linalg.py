@@ -1,5 +1,5 @@
 """Matrix products: ``matmul`` in all of PyTorch's cases (1-D, 2-D, batched, broadcast batch dims)."""
-import numpy as np
+from .._backend import xp as np
 
 from ._common import record, requires, to_tensor
 

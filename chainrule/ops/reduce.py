@@ -2,7 +2,7 @@
 import builtins
 import collections
 
-import numpy as np
+from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd import engine, grad_mode

@@ -4,7 +4,7 @@ Ops whose result shares memory with the input (reshape of contiguous data, trans
 return views: they share the input's version counter, so an in-place change through either is seen
 by any backward rule that saved the other.
 """
-import numpy as np
+from .._backend import xp as np
 
 from ..tensor import _check_dim
 from ._common import _make, _promote_arrays, record, to_tensor
