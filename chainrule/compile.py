@@ -182,7 +182,11 @@ class Tracer:
         uargs, ukwargs = self._unwrap(args), self._unwrap(kwargs)
         plain_args = self._plain(uargs)
         result = func(*plain_args, **self._plain(ukwargs))
-        if func in (np.copyto, _setitem):
+        if result is None and writes is None:
+            # NumPy's functions that return nothing (copyto, put_along_axis, putmask, ...) write into
+            # their first argument: that buffer changes during a replay, so it is no constant.
+            if not (uargs and isinstance(uargs[0], _Slot)):
+                raise CaptureError(f"{getattr(func, '__name__', func)} writes into an array the tracer cannot see")
             writes = uargs[0]
         if writes is not None or result is None:
             self.instructions.append(_Instruction(func, uargs, ukwargs, None, writes, False))

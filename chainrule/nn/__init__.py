@@ -1,2 +1,13 @@
-"""``chainrule.nn``: layers, losses and the functional API."""
-from . import functional
+"""``chainrule.nn``: Module and Parameter, layers, losses, ``functional``, ``init`` and ``utils``.
+
+Mirrors ``torch.nn``: the same class names, constructor signatures, defaults and parameter names,
+so a model written for PyTorch builds here and its ``state_dict`` keys match.
+"""
+from . import functional, init, utils
+from .modules import (CELU, ELU, GELU, GLU, SELU, AlphaDropout, BatchNorm1d, BatchNorm2d, BatchNorm3d, BCELoss,
+                      BCEWithLogitsLoss, Bilinear, CrossEntropyLoss, Dropout, Embedding, Flatten, GroupNorm,
+                      Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, KLDivLoss, L1Loss, LayerNorm, LazyLinear,
+                      LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, Module, ModuleDict, ModuleList, MSELoss,
+                      NLLLoss, ParameterDict, ParameterList, ReLU, ReLU6, Sequential, Sigmoid, SiLU, SmoothL1Loss,
+                      Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink, Threshold, Unflatten)
+from .parameter import Buffer, Parameter

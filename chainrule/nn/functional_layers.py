@@ -1,0 +1,419 @@
+"""The functional forms of the layers: linear, dropout, embedding, layer_norm, batch_norm, pad, ...
+
+``linear``, ``embedding``, ``layer_norm`` and constant ``pad`` are primitives of their own (NumPy
+forward + a backward rule written in Tensor ops, attached with ``record``): each would otherwise be
+a chain of 3-8 recorded ops, and they sit on the hot path of every model. Their backward rules are
+Tensor ops, so gradients of gradients still work. The rest are compositions of core ops.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from ..autograd import grad_mode
+from ..autograd.engine import record
+from ..ops.index import index_put_into_zeros
+from ..tensor import Tensor, _make
+
+
+def _check_tensor(x, name, fn):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}(): argument '{name}' must be Tensor, not {type(x).__name__}")
+
+
+# ----- linear -------------------------------------------------------------------------------------
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``: input (*, in_features), weight (out_features, in_features).
+
+    One primitive (why: a Linear layer is most of an MLP's time; as a composition it would record
+    a transpose, a matmul and an add, three nodes, each with its own temporaries). Backward::
+
+        d input  = g @ W                 (*, in)
+        d weight = g_flat.T @ x_flat     (out, in)   batch dims flattened into one
+        d bias   = g_flat.sum(0)         (out,)
+    """
+    _check_tensor(input, "input", "linear")
+    _check_tensor(weight, "weight", "linear")
+    X, W = input._array, weight._array
+    if W.ndim not in (1, 2):
+        raise RuntimeError(f"linear(): weight must be 1-D or 2-D, got shape {list(W.shape)}")
+    if X.dtype != W.dtype or (bias is not None and bias._array.dtype != X.dtype):
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {input.dtype} (input) and "
+                           f"{weight.dtype} (weight)" + (f" and {bias.dtype} (bias)" if bias is not None else ""))
+    if X.ndim == 0 or X.shape[-1] != W.shape[-1]:
+        rows = int(np.prod(X.shape[:-1])) if X.ndim > 1 else 1
+        cols = X.shape[-1] if X.ndim else 1
+        wt = "x".join(map(str, W.T.shape)) if W.ndim == 2 else str(W.shape[0])
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and {wt}): input of shape "
+                           f"{list(X.shape)} has {cols} features but weight of shape {list(W.shape)} expects "
+                           f"{W.shape[-1]}")
+    out = X @ W.T
+    if bias is not None:
+        out = out + bias._array
+    need_x, need_w = input.requires_grad, weight.requires_grad
+    need_b = bias is not None and bias.requires_grad
+
+    def backward(g):
+        gx = gw = gb = None
+        if need_x:
+            gx = g @ weight if W.ndim == 2 else g.unsqueeze(-1) * weight
+        if need_w or need_b:
+            g2 = g.reshape(-1, W.shape[0]) if W.ndim == 2 else g.reshape(-1)
+            if need_w:
+                x2 = input.reshape(-1, W.shape[-1])
+                gw = g2.t() @ x2 if W.ndim == 2 else g2 @ x2
+            if need_b:
+                gb = g2.sum(0)
+        return gx, gw, gb
+    saved = tuple(t for t, need in ((weight, need_x), (input, need_w)) if need)
+    return record(out, "AddmmBackward0", (input, weight, bias), backward, saved=saved)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``y_k = x1ᵀ W_k x2 + b_k``: input1 (*, in1), input2 (*, in2), weight (out, in1, in2)."""
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input1 and input2 must have the same batch dimensions, got "
+                           f"{list(input1.shape)} and {list(input2.shape)}")
+    if weight.ndim != 3 or weight.shape[1] != input1.shape[-1] or weight.shape[2] != input2.shape[-1]:
+        raise RuntimeError(f"bilinear(): weight of shape {list(weight.shape)} does not fit inputs of shapes "
+                           f"{list(input1.shape)} and {list(input2.shape)} (expected [out, "
+                           f"{input1.shape[-1]}, {input2.shape[-1]}])")
+    out_f, in1, in2 = weight.shape
+    batch = input1.shape[:-1]
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, in2)
+    # (B, in1) @ (in1, out*in2) -> (B, out, in2), then contract in2 against x2.
+    t = (x1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
+    y = (t * x2.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*batch, out_f)
+
+
+# ----- dropout ------------------------------------------------------------------------------------
+def _check_p(p):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability ``p`` and scale the survivors by 1/(1-p) (identity when not training).
+
+    The scaling keeps each unit's expected value unchanged, so nothing needs rescaling at eval time.
+    The mask comes from the global generator (``manual_seed`` makes it reproducible).
+    """
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    from ..random import default_generator
+    A = input._array
+    if p == 1.0:
+        scale = np.zeros(A.shape, dtype=A.dtype)
+    else:
+        keep = default_generator().np.random(A.shape) >= p
+        scale = keep.astype(A.dtype) * A.dtype.type(1.0 / (1.0 - p))
+    if inplace:
+        return input.mul_(_make(scale))
+    return input * _make(scale)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout for SELU networks: dropped units take SELU's negative saturation value, then an affine fix-up."""
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    from ..random import default_generator
+    alpha_p = -1.7580993408473766
+    A = input._array
+    keep = (default_generator().np.random(A.shape) >= p).astype(A.dtype)
+    a = (1.0 / math.sqrt((alpha_p ** 2 * p + 1) * (1 - p))) if p < 1 else 0.0
+    b = -a * alpha_p * p
+    return (input * _make(keep) + alpha_p * _make(1 - keep)) * a + b
+
+
+# ----- embedding ----------------------------------------------------------------------------------
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of ``weight`` picked by the integer tensor ``input``: out[..., :] = weight[input[...], :].
+
+    A primitive (why: the gradient must scatter-add rows, and skip ``padding_idx``): the row at
+    ``padding_idx`` gets no gradient, so a padding token's vector stays where it was put.
+    """
+    _check_tensor(input, "input", "embedding")
+    I = input._array
+    if I.dtype.kind not in "iu":
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)")
+    W = weight._array
+    n = W.shape[0]
+    if I.size and (I.min() < 0 or I.max() >= n):
+        bad = I.max() if I.max() >= n else I.min()
+        raise IndexError(f"index {int(bad)} is out of range for an Embedding with {n} rows (indices must be in "
+                         f"[0, {n - 1}])")
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"Padding_idx must be within num_embeddings ({n}), got {padding_idx}")
+        padding_idx = padding_idx % n
+    if max_norm is not None:
+        _embedding_renorm_(weight, I, max_norm, norm_type)
+        W = weight._array
+    out = W[I]
+    shape = W.shape
+
+    def backward(g):
+        gw = index_put_into_zeros(g, shape, (I,), True)
+        if scale_grad_by_freq:
+            counts = np.bincount(I.ravel(), minlength=n).astype(W.dtype)
+            gw = gw / _make(np.maximum(counts, 1).reshape(-1, 1))
+        if padding_idx is not None:
+            keep = np.ones((n, 1), dtype=W.dtype)
+            keep[padding_idx] = 0
+            gw = gw * _make(keep)
+        return (gw,)
+    return record(out, "EmbeddingBackward0", (weight,), backward)
+
+
+def _embedding_renorm_(weight, indices, max_norm, norm_type):
+    """Rescale, in place, the referenced rows whose norm exceeds ``max_norm`` (PyTorch's embedding_renorm_)."""
+    rows = np.unique(indices)
+    W = weight._array
+    norms = np.linalg.norm(W[rows], ord=norm_type, axis=1)
+    scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    W[rows] = W[rows] * scale[:, None].astype(W.dtype)
+    weight._vc[0] += 1
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor of shape ``tensor.shape + (num_classes,)`` with a 1 at each class index."""
+    A = tensor._array
+    if A.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor (got {tensor.dtype}).")
+    if A.size and A.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if num_classes == -1:
+        if A.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(A.max()) + 1
+    elif A.size and A.max() >= num_classes:
+        raise RuntimeError(f"Class values must be smaller than num_classes (got class {int(A.max())} with "
+                           f"num_classes={num_classes}).")
+    return _make((A[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+# ----- normalisation ------------------------------------------------------------------------------
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last ``len(normalized_shape)`` dims to mean 0, variance 1 (biased), then scale and shift.
+
+    One primitive (why: as a composition it records ~8 nodes, each with a full-size temporary).
+    Backward, with x̂ = (x-μ)·rstd and ĝ = g·weight, averaging over the normalised dims::
+
+        d x = rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂))
+        d weight = sum over the batch dims of g · x̂,   d bias = sum of g
+
+    x̂ and rstd are saved from the forward; under ``create_graph`` they are recomputed from ``input``
+    with Tensor ops instead, so that the gradient itself can be differentiated.
+    """
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    X = input._array
+    if k == 0 or X.shape[X.ndim - k:] != normalized_shape or X.ndim < k:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(X.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != normalized_shape:
+            raise RuntimeError(f"layer_norm(): {name} of shape {list(p.shape)} must match normalized_shape "
+                               f"{list(normalized_shape)}")
+    dims = tuple(range(X.ndim - k, X.ndim))
+    batch_dims = tuple(range(X.ndim - k))
+    mu = X.mean(axis=dims, keepdims=True)
+    xc = X - mu
+    rstd = 1.0 / np.sqrt((xc * xc).mean(axis=dims, keepdims=True) + eps)
+    xhat = xc * rstd
+    out = xhat
+    if weight is not None:
+        out = out * weight._array
+    if bias is not None:
+        out = out + bias._array
+    need_x = input.requires_grad
+
+    def backward(g):
+        if grad_mode.enabled:   # create_graph: rebuild x̂ and rstd from input so they carry history
+            c = input - input.mean(dims, keepdim=True)
+            r = ((c * c).mean(dims, keepdim=True) + eps).rsqrt()
+            xh = c * r
+        else:
+            r, xh = _make(rstd), _make(xhat)
+        gx = gw = gb = None
+        if need_x:
+            gh = g * weight if weight is not None else g
+            gx = r * (gh - gh.mean(dims, keepdim=True) - xh * (gh * xh).mean(dims, keepdim=True))
+        if weight is not None and weight.requires_grad:
+            gw = (g * xh).sum(batch_dims) if batch_dims else g * xh
+        if bias is not None and bias.requires_grad:
+            gb = g.sum(batch_dims) if batch_dims else g
+        return gx, gw, gb
+    return record(out, "NativeLayerNormBackward0", (input, weight, bias), backward,
+                  saved=tuple(t for t in (input, weight) if t is not None))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Normalise each channel (dim 1) over the batch and any trailing dims; input (N, C, *).
+
+    Training: the batch's mean and *biased* variance normalise, and the running statistics are
+    updated in place with the *unbiased* variance: ``running = (1-momentum)·running + momentum·batch``.
+    Not training: the running statistics normalise (no batch dependence at all).
+    """
+    X = input._array
+    if X.ndim < 2:
+        raise ValueError(f"batch_norm(): expected input with at least 2 dimensions (N, C, ...), got "
+                         f"shape {list(X.shape)}")
+    C = X.shape[1]
+    stat_shape = (1, C) + (1,) * (X.ndim - 2)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.numel() != C:
+            raise RuntimeError(f"batch_norm(): {name} should contain {C} elements (one per channel of input "
+                               f"of shape {list(X.shape)}), not {t.numel()}")
+    dims = (0,) + tuple(range(2, X.ndim))
+    if training:
+        n = X.size // C
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
+        mean = input.mean(dims, keepdim=True)
+        centred = input - mean
+        var = (centred * centred).mean(dims, keepdim=True)
+        out = centred * (var + eps).rsqrt()
+        if running_mean is not None or running_var is not None:
+            m = momentum
+            with grad_mode.no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1 - m).add_(mean.reshape(C).to(running_mean.dtype), alpha=m)
+                if running_var is not None:
+                    unbiased = var.reshape(C) * (n / (n - 1))
+                    running_var.mul_(1 - m).add_(unbiased.to(running_var.dtype), alpha=m)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm(): running_mean and running_var must be given when training=False")
+        out = (input - running_mean.reshape(stat_shape)) * (running_var.reshape(stat_shape) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(stat_shape)
+    if bias is not None:
+        out = out + bias.reshape(stat_shape)
+    return out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise over groups of channels (and all spatial dims) per sample; input (N, C, *)."""
+    N, C = input.shape[0], input.shape[1]
+    if C % num_groups:
+        raise RuntimeError(f"Expected number of channels in input ({C}) to be divisible by num_groups ({num_groups})")
+    x = input.reshape(N, num_groups, -1)
+    mean = x.mean(-1, keepdim=True)
+    c = x - mean
+    out = (c * ((c * c).mean(-1, keepdim=True) + eps).rsqrt()).reshape(input.shape)
+    stat_shape = (1, C) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(stat_shape)
+    if bias is not None:
+        out = out + bias.reshape(stat_shape)
+    return out
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """``input / max(‖input‖_p, eps)`` along ``dim``: unit vectors (zero vectors stay zero)."""
+    return input / input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+
+
+# ----- padding ------------------------------------------------------------------------------------
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last ``len(pad)//2`` dims: ``pad = (left_last, right_last, left_2nd_last, right_2nd_last, ...)``.
+
+    PyTorch's order: the *last* dimension's pair comes first. Negative amounts crop. Modes:
+    'constant' (with ``value``, default 0), 'reflect', 'replicate', 'circular'.
+    """
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise RuntimeError(f"Padding length must be divisible by 2, got {len(pad)} values: {list(pad)}")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but "
+                           f"got padding length {len(pad)} and input of dimension {input.ndim}")
+    pairs = {input.ndim - 1 - i: (pad[2 * i], pad[2 * i + 1]) for i in range(len(pad) // 2)}
+    if mode == "constant":
+        return _constant_pad(input, pairs, 0.0 if value is None else value)
+    if value is not None and value != 0:
+        raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
+    if np_mode is None:
+        raise NotImplementedError(f"pad(): unknown padding mode {mode!r}; expected 'constant', 'reflect', "
+                                  f"'replicate' or 'circular'")
+    # Each padded dim is an index gather (so the gradient scatter-adds back, via indexing's backward).
+    out = input
+    for d, (lo, hi) in pairs.items():
+        n = input.shape[d]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({lo}, {hi}) at dimension {d} of input {list(input.shape)}")
+        idx = np.pad(np.arange(n), (max(lo, 0), max(hi, 0)), mode=np_mode)
+        idx = idx[max(-lo, 0): len(idx) - max(-hi, 0)]
+        out = out[(slice(None),) * d + (_make(idx),)]
+    return out
+
+
+def _constant_pad(input, pairs, value):
+    """Constant padding as one primitive whose backward is padding again with the amounts negated (a crop)."""
+    A = input._array
+    crop = tuple(slice(max(-pairs.get(d, (0, 0))[0], 0), A.shape[d] - max(-pairs.get(d, (0, 0))[1], 0))
+                 for d in range(A.ndim))
+    cropped = A[crop]
+    if any(s < 0 for s in cropped.shape) or any(c.start > c.stop for c in crop):
+        raise RuntimeError(f"The input size {list(A.shape)} cropped by the padding {pairs} would be negative")
+    widths = [(max(pairs.get(d, (0, 0))[0], 0), max(pairs.get(d, (0, 0))[1], 0)) for d in range(A.ndim)]
+    out = np.pad(cropped, widths, mode="constant", constant_values=value)
+    negated = {d: (-lo, -hi) for d, (lo, hi) in pairs.items()}
+    return record(out, "ConstantPadNdBackward0", (input,), lambda g: (_constant_pad(g, negated, 0.0),))
+
+
+# ----- activations not in the core ----------------------------------------------------------------
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    return (-input).softmax(dim, dtype=dtype) if dtype is not None else (-input).softmax(dim)
+
+
+def tanhshrink(input):
+    return input - input.tanh()
+
+
+def softsign(input):
+    return input / (1 + input.abs())
+
+
+def hardsigmoid(input, inplace=False):
+    return ((input + 3) / 6).clamp(0.0, 1.0)
+
+
+def hardswish(input, inplace=False):
+    return input * ((input + 3) / 6).clamp(0.0, 1.0)
+
+
+def selu(input, inplace=False):
+    from ..ops.activation import elu
+    return 1.0507009873554804934193349852946 * elu(input, 1.6732632423543772848170429916717)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    from ..ops.activation import elu
+    return elu(input / alpha, 1.0) * alpha
+
+
+def glu(input, dim=-1):
+    if input.shape[dim] % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {dim} is size {input.shape[dim]}")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def threshold(input, threshold, value, inplace=False):
+    from ..ops.elementwise import where
+    return where(input > threshold, input, value)
