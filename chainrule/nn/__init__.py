@@ -10,4 +10,7 @@ from .modules import (CELU, ELU, GELU, GLU, SELU, AlphaDropout, BatchNorm1d, Bat
                       LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, Module, ModuleDict, ModuleList, MSELoss,
                       NLLLoss, ParameterDict, ParameterList, ReLU, ReLU6, Sequential, Sigmoid, SiLU, SmoothL1Loss,
                       Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink, Threshold, Unflatten)
+from .modules import (GRU, LSTM, RNN, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d,
+                      ConvTranspose1d, ConvTranspose2d, Dropout1d, Dropout2d, Dropout3d, GRUCell, LSTMCell, MaxPool1d,
+                      MaxPool2d, MultiheadAttention, RNNBase, RNNCell)
 from .parameter import Buffer, Parameter

@@ -1,0 +1,328 @@
+"""Convolution: ``conv1d``, ``conv2d``, ``conv_transpose1d/2d``, and ``unfold``/``fold`` (im2col, col2im).
+
+Three primitives carry everything here, each with its backward rule next to its forward:
+
+* ``pad``: zero-pad the spatial dims; backward crops (a slice).
+* ``im2col``: every kernel-sized window of the input laid out as a column, built by one strided
+  view of the input and one copy (no Python loop over pixels or batch items); backward is col2im.
+* ``col2im``: the adjoint, adding each column back into the window it came from (a loop over the
+  kh*kw kernel offsets, each one vectorised over the whole batch); backward is im2col.
+
+A convolution is then a composition: ``pad -> im2col -> one (batched) matmul with the weight``,
+and a transposed convolution is ``matmul -> col2im -> crop``. Their gradients come from the
+pieces: the input gradient of a convolution is col2im of ``W^T @ g`` (a transposed convolution),
+its weight gradient is ``g @ cols^T`` (a correlation of input and output gradient). Because every
+backward rule is itself written in these differentiable ops, gradients of gradients work.
+
+Spatial dims are handled generically (1-D and 2-D share the code), so ``conv1d`` is ``conv2d``'s
+code with one spatial dim.
+"""
+import itertools
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd.engine import record
+from ..tensor import Tensor
+
+
+# ----- argument normalisation ---------------------------------------------------------------------
+def _ntuple(value, n, name):
+    """``value`` (an int or a sequence of n ints) as a tuple of n ints; a clear error otherwise."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * n
+    try:
+        out = tuple(int(v) for v in value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}") from None
+    if len(out) == 1 and n > 1:
+        out = out * n
+    if len(out) != n:
+        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
+    return out
+
+
+def _prod(items):
+    n = 1
+    for v in items:
+        n *= v
+    return n
+
+
+def _out_size(size, kernel, stride, dilation):
+    """Number of windows along one dim of an (already padded) input of ``size``."""
+    return (size - dilation * (kernel - 1) - 1) // stride + 1
+
+
+# ----- primitive: zero padding --------------------------------------------------------------------
+def pad(x, pads):
+    """Pad the trailing ``len(pads)`` dims of ``x`` with zeros: ``pads[i] = (before, after)``.
+
+    Backward crops the gradient back to ``x``'s extent (a slice, itself differentiable).
+    """
+    if all(lo == 0 and hi == 0 for lo, hi in pads):
+        return x
+    A = x._array
+    lead = A.ndim - len(pads)
+    shape = A.shape[:lead] + tuple(n + lo + hi for (lo, hi), n in zip(pads, A.shape[lead:]))
+    crop = (slice(None),) * lead + tuple(slice(lo, lo + n) for (lo, _), n in zip(pads, A.shape[lead:]))
+    out = np.zeros(shape, dtype=A.dtype)   # zeros + one assignment: faster than np.pad
+    out[crop] = A
+    return record(out, "ConstantPadNdBackward0", (x,), lambda g: (g[crop],))
+
+
+# ----- primitives: im2col and col2im --------------------------------------------------------------
+def _windows(A, kernel, stride, dilation):
+    """A read-only strided view of ``A`` (N, C, *S) with shape (N, C, *kernel, *out): no copy."""
+    spatial = A.shape[2:]
+    out = tuple(_out_size(s, k, st, d) for s, k, st, d in zip(spatial, kernel, stride, dilation))
+    sp = A.strides[2:]
+    strides = A.strides[:2] + tuple(a * d for a, d in zip(sp, dilation)) + tuple(a * s for a, s in zip(sp, stride))
+    return as_strided(A, A.shape[:2] + tuple(kernel) + out, strides, writeable=False), out
+
+
+def im2col(x, kernel, stride, dilation):
+    """(N, C, *S) -> (N, C*prod(kernel), L): column l holds the window at output position l.
+
+    The rows are ordered (channel, kernel offsets) like PyTorch's ``unfold``; no padding is added
+    here (pad first). One strided view, one contiguous copy.
+    """
+    A = x._array
+    view, out = _windows(A, kernel, stride, dilation)
+    N, C = A.shape[:2]
+    cols = np.ascontiguousarray(view).reshape(N, C * _prod(kernel), _prod(out))
+    spatial = A.shape[2:]
+    return record(cols, "Im2ColBackward0", (x,),
+                  lambda g: (col2im(g, spatial, kernel, stride, dilation),))
+
+
+def col2im(cols, spatial, kernel, stride, dilation):
+    """The adjoint of ``im2col``: sum every column back into its window of a zero (N, C, *spatial).
+
+    Overlapping windows add up. The loop runs over the kernel offsets only (kh*kw iterations),
+    each one a strided add over the whole batch.
+    """
+    A = cols._array
+    spatial, kernel = tuple(spatial), tuple(kernel)
+    out = tuple(_out_size(s, k, st, d) for s, k, st, d in zip(spatial, kernel, stride, dilation))
+    K, L = _prod(kernel), _prod(out)
+    if A.ndim != 3 or A.shape[1] % K or A.shape[2] != L:
+        raise RuntimeError(
+            f"col2im: expected input of shape (N, C*{K}, {L}) for kernel_size={kernel}, output_size="
+            f"{spatial}, stride={tuple(stride)}, dilation={tuple(dilation)} ({L} blocks), but got "
+            f"shape {list(A.shape)}")
+    N, C = A.shape[0], A.shape[1] // K
+    blocks = A.reshape((N, C) + kernel + out)
+    result = np.zeros((N, C) + spatial, dtype=A.dtype)
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        where = tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
+                      for o, d, n, s in zip(offset, dilation, out, stride))
+        result[(slice(None), slice(None)) + where] += blocks[(slice(None), slice(None)) + offset]
+    return record(result, "Col2ImBackward0", (cols,),
+                  lambda g: (im2col(g, kernel, stride, dilation),))
+
+
+# ----- unfold / fold (PyTorch's names for im2col / col2im) ----------------------------------------
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Extract sliding blocks: (N, C, H, W) -> (N, C*kh*kw, L), as ``torch.nn.functional.unfold``."""
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"unfold: expected a 3-D (unbatched) or 4-D input, got shape {list(input.shape)}")
+    if input.ndim == 3:
+        return unfold(input.unsqueeze(0), kernel_size, dilation, padding, stride).squeeze(0)
+    k, d = _ntuple(kernel_size, 2, "kernel_size"), _ntuple(dilation, 2, "dilation")
+    p, s = _ntuple(padding, 2, "padding"), _ntuple(stride, 2, "stride")
+    _check_positive(k, d, s, "unfold")
+    xp = pad(input, [(pi, pi) for pi in p])
+    _check_fits(xp.shape[2:], k, d, "unfold", input.shape, p)
+    return im2col(xp, k, s, d)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum sliding blocks back into an image: (N, C*kh*kw, L) -> (N, C, H, W), as ``F.fold``."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"fold: expected a 2-D (unbatched) or 3-D input, got shape {list(input.shape)}")
+    if input.ndim == 2:
+        return fold(input.unsqueeze(0), output_size, kernel_size, dilation, padding, stride).squeeze(0)
+    size = _ntuple(output_size, 2, "output_size")
+    k, d = _ntuple(kernel_size, 2, "kernel_size"), _ntuple(dilation, 2, "dilation")
+    p, s = _ntuple(padding, 2, "padding"), _ntuple(stride, 2, "stride")
+    _check_positive(k, d, s, "fold")
+    if input.shape[1] % _prod(k):
+        raise RuntimeError(f"fold: expected size of input's dimension 1 to be divisible by the product of "
+                           f"kernel_size ({_prod(k)}), but got input.size(1)={input.shape[1]}")
+    padded = tuple(n + 2 * pi for n, pi in zip(size, p))
+    out = col2im(input, padded, k, s, d)
+    crop = (slice(None), slice(None)) + tuple(slice(pi, pi + n) for pi, n in zip(p, size))
+    return out[crop] if any(p) else out
+
+
+def _check_positive(kernel, dilation, stride, op):
+    for name, values in (("kernel_size", kernel), ("dilation", dilation), ("stride", stride)):
+        if any(v <= 0 for v in values):
+            raise RuntimeError(f"{op}: {name} should be greater than zero, but got {name}={values}")
+
+
+def _check_fits(padded, kernel, dilation, op, in_shape, padding):
+    effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(e > s for e, s in zip(effective, padded)):
+        raise RuntimeError(
+            f"{op}: calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+            f"Kernel size: ({' x '.join(map(str, effective))}) (with dilation). Kernel size can't be "
+            f"greater than actual input size (input shape {list(in_shape)}, padding {tuple(padding)})")
+
+
+# ----- convolution --------------------------------------------------------------------------------
+def _same_padding(kernel, dilation, stride, op):
+    """PyTorch's padding='same': total d*(k-1) per dim, the odd one extra on the right."""
+    if any(s != 1 for s in stride):
+        raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+    pads = []
+    for k, d in zip(kernel, dilation):
+        total = d * (k - 1)
+        pads.append((total // 2, total - total // 2))
+    return pads
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op):
+    """Convolution over ``nd`` spatial dims: pad, im2col, one batched matmul, add the bias."""
+    _check_tensor(input, "input", op)
+    _check_tensor(weight, "weight", op)
+    if input.ndim == nd + 1:   # unbatched (C, *S)
+        return _conv(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups, nd, op).squeeze(0)
+    if input.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, but got "
+                           f"input of size: {list(input.shape)}")
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-D (out_channels, in_channels/groups, "
+                           f"*kernel), but got weight of size {list(weight.shape)}")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"{op}: input type ({input.dtype}) and weight type ({weight.dtype}) should be the "
+                           f"same; convert one with .to(...)")
+    stride, dilation = _ntuple(stride, nd, "stride"), _ntuple(dilation, nd, "dilation")
+    N, C = input.shape[:2]
+    O, Cg = weight.shape[:2]
+    kernel = tuple(weight.shape[2:])
+    if groups <= 0:
+        raise RuntimeError(f"{op}: non-positive groups is not supported (groups={groups})")
+    if C != Cg * groups or O % groups:
+        raise RuntimeError(f"{op}: given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {Cg * groups} channels, but got {C} channels instead"
+                           + ("" if O % groups == 0 else
+                              f" (and out_channels={O} must be divisible by groups)"))
+    if bias is not None and tuple(bias.shape) != (O,):
+        raise RuntimeError(f"{op}: expected bias of shape [{O}] (one per output channel), but got "
+                           f"{list(bias.shape)}")
+    _check_positive(kernel, dilation, stride, op)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [(0, 0)] * nd
+        elif padding == "same":
+            pads = _same_padding(kernel, dilation, stride, op)
+        else:
+            raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+    else:
+        pads = [(p, p) for p in _ntuple(padding, nd, "padding")]
+        if any(p < 0 for p, _ in pads):
+            raise RuntimeError(f"{op}: negative padding is not supported (padding={padding})")
+    xp = pad(input, pads)
+    _check_fits(tuple(xp.shape[2:]), kernel, dilation, op, input.shape, [p for p, _ in pads])
+    cols = im2col(xp, kernel, stride, dilation)                     # (N, C*K, L)
+    L = cols.shape[2]
+    cols = cols.reshape(N, groups, Cg * _prod(kernel), L)
+    w = weight.reshape(groups, O // groups, Cg * _prod(kernel))
+    out = (w @ cols).reshape((N, O) + tuple(_out_size(s, k, st, d) for s, k, st, d in
+                                            zip(xp.shape[2:], kernel, stride, dilation)))
+    if bias is not None:
+        out = out + bias.reshape((1, O) + (1,) * nd)
+    return out
+
+
+def _check_tensor(t, name, op):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+    if not t.is_floating_point():
+        raise RuntimeError(f"{op}: expected a floating-point {name}, got {t.dtype}")
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution (cross-correlation) of (N, C_in, L) with weight (C_out, C_in/groups, k)."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) of (N, C_in, H, W) with weight (C_out, C_in/groups, kh, kw).
+
+    padding: an int, a pair, 'valid' (none) or 'same' (output as large as the input; stride 1 only).
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+# ----- transposed convolution ---------------------------------------------------------------------
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, nd, op):
+    """The adjoint of a convolution: batched matmul ``W^T @ x``, col2im, crop the padding."""
+    _check_tensor(input, "input", op)
+    _check_tensor(weight, "weight", op)
+    if input.ndim == nd + 1:
+        return _conv_transpose(input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups,
+                               dilation, nd, op).squeeze(0)
+    if input.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, but got "
+                           f"input of size: {list(input.shape)}")
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-D (in_channels, out_channels/groups, "
+                           f"*kernel), but got weight of size {list(weight.shape)}")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"{op}: input type ({input.dtype}) and weight type ({weight.dtype}) should be the "
+                           f"same; convert one with .to(...)")
+    stride, dilation = _ntuple(stride, nd, "stride"), _ntuple(dilation, nd, "dilation")
+    padding, output_padding = _ntuple(padding, nd, "padding"), _ntuple(output_padding, nd, "output_padding")
+    N, C = input.shape[:2]
+    Cin, Og = weight.shape[:2]
+    kernel = tuple(weight.shape[2:])
+    if groups <= 0 or C != Cin or Cin % groups:
+        raise RuntimeError(f"{op}: given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {Cin} channels (divisible by groups), but got {C} "
+                           f"channels instead")
+    O = Og * groups
+    if bias is not None and tuple(bias.shape) != (O,):
+        raise RuntimeError(f"{op}: expected bias of shape [{O}] (one per output channel), but got "
+                           f"{list(bias.shape)}")
+    _check_positive(kernel, dilation, stride, op)
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ < 0 or op_ >= max(s, d):
+            raise RuntimeError(f"{op}: output padding must be smaller than either stride or dilation, but got "
+                               f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+    if any(p < 0 for p in padding):
+        raise RuntimeError(f"{op}: negative padding is not supported (padding={padding})")
+    spatial_in = tuple(input.shape[2:])
+    full = tuple((n - 1) * s + d * (k - 1) + 1 + o
+                 for n, s, d, k, o in zip(spatial_in, stride, dilation, kernel, output_padding))
+    final = tuple(f - 2 * p for f, p in zip(full, padding))
+    if any(f <= 0 for f in final):
+        raise RuntimeError(f"{op}: given input size {list(input.shape)}, kernel {kernel}, stride {stride}, "
+                           f"padding {padding}: the calculated output size {final} is too small")
+    L = _prod(spatial_in)
+    K = _prod(kernel)
+    w = weight.reshape(groups, Cin // groups, Og * K).mT           # (G, Og*K, Cin/G)
+    cols = (w @ input.reshape(N, groups, Cin // groups, L)).reshape(N, O * K, L)
+    out = col2im(cols, full, kernel, stride, dilation)
+    if any(padding):
+        out = out[(slice(None), slice(None)) + tuple(slice(p, p + f) for p, f in zip(padding, final))]
+    if bias is not None:
+        out = out + bias.reshape((1, O) + (1,) * nd)
+    return out
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """1-D transposed convolution of (N, C_in, L) with weight (C_in, C_out/groups, k)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                           "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution ("deconvolution") of (N, C_in, H, W) with weight (C_in, C_out/groups, kh, kw).
+
+    Output size per dim: (in - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1.
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                           "conv_transpose2d")

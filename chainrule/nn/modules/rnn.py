@@ -1,0 +1,307 @@
+"""Recurrent layers: ``RNN`` (tanh or relu), ``LSTM``, ``GRU`` and their single-step ``*Cell`` forms.
+
+Everything is PyTorch's: parameter names (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``,
+``bias_hh_l0``, ``..._reverse`` for the backward direction), shapes (gates stacked along dim 0),
+gate order (LSTM: input, forget, cell, output; GRU: reset, update, new), the GRU's
+``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, initialisation U(±1/√hidden_size), and return
+values (``output, h_n`` or ``output, (h_n, c_n)``), so weights copied from PyTorch give the same
+numbers.
+
+A step is a handful of Tensor ops, and the sequence is a Python loop over time steps: autograd
+unrolls it (backpropagation through time) with no rule of its own.
+"""
+import math
+
+from ... import creation
+from ...ops.elementwise import relu, sigmoid, tanh
+from ...ops.shape import cat, stack
+from .. import init
+from ..functional_layers import dropout, linear
+from ..parameter import Parameter
+from .module import Module
+
+
+# ----- one time step of each cell type ------------------------------------------------------------
+def _rnn_tanh_step(x, h, w_ih, w_hh, b_ih, b_hh):
+    return tanh(linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh))
+
+
+def _rnn_relu_step(x, h, w_ih, w_hh, b_ih, b_hh):
+    return relu(linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh))
+
+
+def _lstm_step(x, state, w_ih, w_hh, b_ih, b_hh):
+    h, c = state
+    i, f, g, o = (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).chunk(4, -1)
+    c = sigmoid(f) * c + sigmoid(i) * tanh(g)
+    return sigmoid(o) * tanh(c), c
+
+
+def _gru_step(x, h, w_ih, w_hh, b_ih, b_hh):
+    xr, xz, xn = linear(x, w_ih, b_ih).chunk(3, -1)
+    hr, hz, hn = linear(h, w_hh, b_hh).chunk(3, -1)
+    r = sigmoid(xr + hr)
+    z = sigmoid(xz + hz)
+    n = tanh(xn + r * hn)            # the reset gate scales W_hn h + b_hn (PyTorch's form)
+    return (1 - z) * n + z * h
+
+
+_STEPS = {"RNN_TANH": (_rnn_tanh_step, 1), "RNN_RELU": (_rnn_relu_step, 1), "LSTM": (_lstm_step, 4),
+          "GRU": (_gru_step, 3)}
+
+
+def _uniform_init(module, hidden_size):
+    bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0
+    for w in module.parameters():
+        init.uniform_(w, -bound, bound)
+
+
+# ----- full sequence layers -----------------------------------------------------------------------
+class RNNBase(Module):
+    """The shared machinery of RNN, LSTM and GRU: parameters per layer and direction, the time loop."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        if proj_size:
+            raise NotImplementedError("LSTM proj_size is not supported by chainrule")
+        if not isinstance(hidden_size, int) or hidden_size <= 0:
+            raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
+        if not isinstance(num_layers, int) or num_layers <= 0:
+            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
+        if not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError(f"dropout should be a number in range [0, 1] representing the probability of an "
+                             f"element being zeroed, got {dropout!r}")
+        self.mode = mode
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = 0
+        gates = _STEPS[mode][1] * hidden_size
+        directions = 2 if bidirectional else 1
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            layer_in = input_size if layer == 0 else hidden_size * directions
+            for d in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if d else "")
+                shapes = [("weight_ih", (gates, layer_in)), ("weight_hh", (gates, hidden_size))]
+                if bias:
+                    shapes += [("bias_ih", (gates,)), ("bias_hh", (gates,))]
+                for name, shape in shapes:
+                    setattr(self, name + suffix, Parameter(creation.empty(*shape, dtype=dtype)))
+                    self._flat_weights_names.append(name + suffix)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _uniform_init(self, self.hidden_size)
+
+    @property
+    def all_weights(self):
+        names = iter(self._flat_weights_names)
+        per = 4 if self.bias else 2
+        return [[getattr(self, next(names)) for _ in range(per)]
+                for _ in range(len(self._flat_weights_names) // per)]
+
+    def _weights(self, layer, direction):
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        get = lambda name: getattr(self, name + suffix) if self.bias or name.startswith("w") else None  # noqa: E731
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def _initial_state(self, input, hx, batch):
+        directions = 2 if self.bidirectional else 1
+        shape = (self.num_layers * directions, batch, self.hidden_size)
+        if hx is None:
+            return creation.zeros(*shape, dtype=input.dtype)
+        if tuple(hx.shape) != shape:
+            raise RuntimeError(f"Expected hidden size {tuple(shape)}, got {list(hx.shape)}")
+        return hx
+
+    def forward(self, input, hx=None):
+        is_lstm = self.mode == "LSTM"
+        if input.ndim not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.ndim}D tensor")
+        batched = input.ndim == 3
+        if not batched:   # (L, H_in): a batch of one, in the seq-first layout
+            input = input.unsqueeze(1)
+            if hx is not None:
+                hx = tuple(h.unsqueeze(1) for h in hx) if is_lstm else hx.unsqueeze(1)
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
+                               f"{input.shape[-1]}")
+        batch = input.shape[1]
+        if is_lstm:
+            h0, c0 = hx if hx is not None else (None, None)
+            h0, c0 = self._initial_state(input, h0, batch), self._initial_state(input, c0, batch)
+        else:
+            h0 = self._initial_state(input, hx, batch)
+        step, _ = _STEPS[self.mode]
+        directions = 2 if self.bidirectional else 1
+        xs = list(input.unbind(0))        # one (N, features) tensor per time step
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(directions):
+                k = layer * directions + d
+                w = self._weights(layer, d)
+                state = (h0[k], c0[k]) if is_lstm else h0[k]
+                seq = [None] * len(xs)
+                order = range(len(xs) - 1, -1, -1) if d else range(len(xs))
+                for t in order:
+                    state = step(xs[t], state, *w)
+                    seq[t] = state[0] if is_lstm else state
+                outs.append(seq)
+                h_n.append(state[0] if is_lstm else state)
+                if is_lstm:
+                    c_n.append(state[1])
+            xs = outs[0] if directions == 1 else [cat([f, b], -1) for f, b in zip(*outs)]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                xs = list(dropout(stack(xs), self.dropout, True).unbind(0))
+        output = stack(xs)
+        h_n = stack(h_n)
+        if is_lstm:
+            c_n = stack(c_n)
+        if not batched:
+            output, h_n = output.squeeze(1), h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if is_lstm else c_n
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return (output, (h_n, c_n)) if is_lstm else (output, h_n)
+
+    def flatten_parameters(self):
+        """A cuDNN memory-layout hint in PyTorch; nothing to do here."""
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (or relu with nonlinearity='relu')."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
+                         bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory; returns ``output, (h_n, c_n)``. Gates stacked as (input, forget, cell, output)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size, device, dtype)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit; gates stacked as (reset, update, new)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
+
+
+# ----- single steps -------------------------------------------------------------------------------
+class RNNCellBase(Module):
+    def __init__(self, mode, input_size, hidden_size, bias, dtype=None):
+        super().__init__()
+        self.mode = mode
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        gates = _STEPS[mode][1] * hidden_size
+        self.weight_ih = Parameter(creation.empty(gates, input_size, dtype=dtype))
+        self.weight_hh = Parameter(creation.empty(gates, hidden_size, dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(creation.empty(gates, dtype=dtype))
+            self.bias_hh = Parameter(creation.empty(gates, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _uniform_init(self, self.hidden_size)
+
+    def _prepare(self, input, hx):
+        if input.ndim not in (1, 2):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.ndim}D instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} expected {self.input_size}")
+        batched = input.ndim == 2
+        if not batched:
+            input = input.unsqueeze(0)
+        if hx is None:
+            return input, None, batched
+        hx = tuple(h if batched else h.unsqueeze(0) for h in hx) if isinstance(hx, tuple) else \
+            (hx if batched else hx.unsqueeze(0))
+        return input, hx, batched
+
+    def _zeros(self, input):
+        return creation.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
+
+    def _run(self, input, hx):
+        return _STEPS[self.mode][0](input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"
+        return s
+
+
+class RNNCell(RNNCellBase):
+    """One Elman step: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, bias, dtype)
+
+    def forward(self, input, hx=None):
+        input, hx, batched = self._prepare(input, hx)
+        h = self._run(input, self._zeros(input) if hx is None else hx)
+        return h if batched else h.squeeze(0)
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step; returns h'."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, bias, dtype)
+
+    def forward(self, input, hx=None):
+        input, hx, batched = self._prepare(input, hx)
+        h = self._run(input, self._zeros(input) if hx is None else hx)
+        return h if batched else h.squeeze(0)
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step; ``hx`` is ``(h, c)`` and the result is ``(h', c')``."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, bias, dtype)
+
+    def forward(self, input, hx=None):
+        input, hx, batched = self._prepare(input, hx)
+        if hx is None:
+            hx = (self._zeros(input), self._zeros(input))
+        h, c = self._run(input, hx)
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
