@@ -21,7 +21,7 @@ $(VENV)/.installed-bench: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed-demo
-	$(PY) examples/xor.py
+	$(PY) -m chainrule train xor
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest

@@ -60,3 +60,4 @@ from . import datasets, nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import compiler  # noqa: E402
 from .compile import CaptureError, compile  # noqa: E402
+from . import explain, viz  # noqa: E402  (tools for people: the step-by-step explainer, graph drawing)

@@ -52,7 +52,7 @@ class Tensor:
     _grad = None                   # .grad
     _hooks = None                  # hooks on a leaf's gradient
     _post_accumulate_hooks = None
-    _accum = None                  # weakref to the leaf's AccumulateGrad node
+    _accum = None                  # the leaf's AccumulateGrad node, made on first use
     _is_view = False               # shares memory (and version counter) with another tensor
 
     # NumPy must hand binary ops with a Tensor on the right back to us (ndarray * Tensor -> Tensor).

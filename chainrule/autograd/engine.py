@@ -89,16 +89,24 @@ class Node:
 
 
 class AccumulateGrad:
-    """The node at a leaf tensor: adds the incoming gradient into ``leaf.grad``."""
+    """The node at a leaf tensor: adds the incoming gradient into ``leaf.grad``.
 
-    __slots__ = ("variable", "seq", "__weakref__")
+    The leaf keeps its AccumulateGrad for life (``leaf._accum``) and the node refers back to the
+    leaf weakly, so there is no reference cycle and no new node per forward pass.
+    """
+
+    __slots__ = ("_variable", "seq", "__weakref__")
     edges = ()
     pre_hooks = None
     retained = None
 
     def __init__(self, variable):
         self.seq = next(_sequence)
-        self.variable = variable
+        self._variable = weakref.ref(variable)
+
+    @property
+    def variable(self):
+        return self._variable()
 
     def name(self):
         return "torch::autograd::AccumulateGrad"
@@ -124,11 +132,9 @@ def edge_of(tensor):
     """The node a gradient for ``tensor`` should be sent to (its grad_fn, or its AccumulateGrad)."""
     if tensor.grad_fn is not None:
         return tensor.grad_fn
-    ref = tensor._accum
-    acc = ref() if ref is not None else None
+    acc = tensor._accum
     if acc is None:
-        acc = AccumulateGrad(tensor)
-        tensor._accum = weakref.ref(acc)
+        acc = tensor._accum = AccumulateGrad(tensor)
     return acc
 
 
@@ -139,25 +145,37 @@ def record(out, name, inputs, backward, saved=(), save_output=False):
     backward: ``backward(g) -> tuple of gradients, one per input`` written in Tensor ops.
     saved: the Tensors ``backward`` reads, so an in-place change to them is caught.
     save_output: ``backward`` is called as ``backward(g, out)`` with the op's output.
+
+    Every op of every forward pass comes through here, so it is written for speed.
     """
-    if grad_mode.enabled:
-        edges = None
-        for i, t in enumerate(inputs):
-            if isinstance(t, Tensor) and t._requires_grad:
-                if edges is None:
-                    edges = [None] * len(inputs)
-                edges[i] = (edge_of(t), t._array.shape, t._array.dtype)
-        if edges is not None:
-            if type(out) is not np.ndarray:
-                out = np.asarray(out)
-            node = Node(name, backward, tuple(edges),
-                        tuple((t, t._vc[0]) for t in saved) if saved else (),
-                        out if save_output else None)
-            result = _make(out, True, node)
-            if save_output:
-                node.out_version = (result._vc, 0)
-            return result
-    return _make(out)
+    if not grad_mode.enabled:
+        return _make(out)
+    edges = []
+    recording = False
+    for t in inputs:
+        if isinstance(t, Tensor) and t._requires_grad:
+            a = t._array
+            edges.append((t.grad_fn or edge_of(t), a.shape, a.dtype))
+            recording = True
+        else:
+            edges.append(None)
+    if not recording:
+        return _make(out)
+    if not isinstance(out, np.ndarray):
+        out = np.asarray(out)
+    node = Node(name, backward, edges, [(t, t._vc[0]) for t in saved] if saved else (),
+                out if save_output else None)
+    result = _new(Tensor)
+    result._array = out
+    result._requires_grad = True
+    result.grad_fn = node
+    result._vc = vc = [0]
+    if save_output:
+        node.out_version = (vc, 0)
+    return result
+
+
+_new = object.__new__
 
 
 def _check_saved(node):
@@ -229,17 +247,31 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
                 _retain(node, g, create_graph, delivered)
             if capture is not None and node in capture:
                 results[capture[node]] = g
-            if type(node) is AccumulateGrad:
+            if node.__class__ is AccumulateGrad:
                 if capture is None:
-                    _accumulate(node.variable, g, create_graph, delivered)
+                    leaf = node._variable()
+                    if leaf is not None:
+                        _accumulate(leaf, g, create_graph, delivered)
                 continue
-            for gi, edge in zip(_apply(node, g, retain_graph), node.edges):
+            # Run the node's backward rule (inline: this loop is the hot path of every backward).
+            fn = node.backward
+            if fn is None:
+                raise RuntimeError(FREED_GRAPH_MESSAGE)
+            if node.saved or node.out_version is not None:
+                _check_saved(node)
+            grads = fn(g) if node.out_data is None else fn(g, node._output())
+            if anomaly.enabled:
+                _check_nan(node, grads)
+            if not retain_graph and node.frees:
+                node._release()
+            for gi, edge in zip(grads, node.edges):
                 if gi is None or edge is None:
                     continue
                 nxt, shape, dtype = edge
-                if gi._array.shape != shape:
+                a = gi._array
+                if a.shape != shape:
                     gi = sum_to(gi, shape)   # the one place broadcasting is undone
-                if gi._array.dtype != dtype:
+                if a.dtype != dtype:
                     gi = gi.to(dtype)
                 if nxt in buffers:
                     buffers[nxt] = buffers[nxt] + gi
@@ -251,22 +283,12 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
     return results
 
 
-def _apply(node, g, retain_graph):
-    fn = node.backward
-    if fn is None:
-        raise RuntimeError(FREED_GRAPH_MESSAGE)
-    if node.saved or node.out_version is not None:
-        _check_saved(node)
-    grads = fn(g) if node.out_data is None else fn(g, node._output())
-    if anomaly.enabled:
-        for i, gi in enumerate(grads):
-            if gi is not None and _has_nan(gi):
-                where = f"\nThe forward call that created it:\n{node.stack}" if node.stack else ""
-                raise RuntimeError(f"Function '{node._name}' returned nan values in its {i}th output."
-                                   + where)
-    if not retain_graph and node.frees:
-        node._release()
-    return grads
+def _check_nan(node, grads):
+    """detect_anomaly: name the op whose backward produced NaN, and where it ran forward."""
+    for i, gi in enumerate(grads):
+        if gi is not None and _has_nan(gi):
+            where = f"\nThe forward call that created it:\n{node.stack}" if node.stack else ""
+            raise RuntimeError(f"Function '{node._name}' returned nan values in its {i}th output." + where)
 
 
 def _owned(g, create_graph, delivered):

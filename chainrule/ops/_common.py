@@ -15,7 +15,11 @@ def requires(t):
 
 def tensors(*items):
     """The Tensors among ``items`` (what a backward rule saves; scalars need no version check)."""
-    return tuple(t for t in items if isinstance(t, Tensor))
+    if len(items) == 2:   # the common case, without a loop (this runs on every binary op)
+        x, y = items
+        x_ok, y_ok = isinstance(x, Tensor), isinstance(y, Tensor)
+        return (x, y) if x_ok and y_ok else (x,) if x_ok else (y,) if y_ok else ()
+    return tuple([t for t in items if isinstance(t, Tensor)])
 
 
 def to_tensor(value):

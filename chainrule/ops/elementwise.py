@@ -20,6 +20,13 @@ def _apply(ufunc, a, b, A, B):
         raise broadcast_error(np.shape(A), np.shape(B), exc) from None
 
 
+def _kind(X):
+    """NumPy's dtype kind of an operand ('f', 'i', 'b', ...) without np.result_type (slow)."""
+    if isinstance(X, np.ndarray):
+        return X.dtype.kind
+    return "b" if isinstance(X, bool) else "i" if isinstance(X, int) else "f"
+
+
 # ----- arithmetic --------------------------------------------------------------------------------
 def add(a, b, *, alpha=1):
     if alpha != 1:
@@ -32,7 +39,7 @@ def sub(a, b, *, alpha=1):
     if alpha != 1:
         b = mul(b, alpha)
     a, b, A, B = operands(a, b)
-    if np.result_type(A) == np.bool_ and np.result_type(B) == np.bool_:
+    if _kind(A) == "b" and _kind(B) == "b":
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
     rb = requires(b)
@@ -58,7 +65,7 @@ def div(a, b, *, rounding_mode=None):
         out = _apply(np.true_divide, a, b, A, B)
         out = np.floor(out) if rounding_mode == "floor" else np.trunc(out)
         return _make(out.astype(np.result_type(A, B)) if np.result_type(A, B).kind != "f" else out)
-    if np.result_type(A).kind != "f" and np.result_type(B).kind != "f":
+    if _kind(A) != "f" and _kind(B) != "f":
         A = np.asarray(A).astype(dtypes.get_default_dtype().np)   # true division of integers is float
         if isinstance(B, np.ndarray):   # both sides: float32 / int64 would give float64 in NumPy
             B = B.astype(A.dtype)

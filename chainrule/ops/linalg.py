@@ -23,7 +23,11 @@ def _check(a, b, op):
 
 
 def _matmul_nd(a, b):
-    """The primitive: both operands at least 2-D; batch dims broadcast (the engine sums them back)."""
+    """The primitive: both operands at least 2-D; batch dims broadcast (the engine sums them back).
+
+    Backward: dA = g @ Bᵀ, dB = Aᵀ @ g, each one op (``matmul_nt``/``matmul_tn``), not a transpose
+    op followed by a product.
+    """
     A, B = a._array, b._array
     try:
         out = np.matmul(A, B)
@@ -32,8 +36,20 @@ def _matmul_nd(a, b):
                            f"cannot be broadcast") from None
     ra, rb = requires(a), requires(b)
     return record(out, "MmBackward0" if A.ndim == 2 and B.ndim == 2 else "BmmBackward0", (a, b),
-                  lambda g: (g @ b.mT if ra else None, a.mT @ g if rb else None),
-                  saved=tuple(t for t, need in ((b, ra), (a, rb)) if need))
+                  lambda g: (matmul_nt(g, b) if ra else None, matmul_tn(a, g) if rb else None),
+                  saved=(b, a) if ra and rb else (b,) if ra else (a,))
+
+
+def matmul_nt(x, y):
+    """x @ yᵀ (last two dims of y swapped) as one op; its own backward is in plain matmuls."""
+    return record(np.matmul(x._array, y._array.swapaxes(-1, -2)), "MmBackward0", (x, y),
+                  lambda g: (g @ y if requires(x) else None, g.mT @ x if requires(y) else None), saved=(x, y))
+
+
+def matmul_tn(x, y):
+    """xᵀ @ y (last two dims of x swapped) as one op; its own backward is in plain matmuls."""
+    return record(np.matmul(x._array.swapaxes(-1, -2), y._array), "MmBackward0", (x, y),
+                  lambda g: (y @ g.mT if requires(x) else None, x @ g if requires(y) else None), saved=(x, y))
 
 
 def matmul(a, b):

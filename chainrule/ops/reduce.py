@@ -19,7 +19,7 @@ def _keep_shape(in_shape, dims):
 
 def _expand_back(g, in_shape, dims, keepdim):
     """Spread a reduced gradient back over the input's shape (the backward of every reduction)."""
-    if not keepdim:
+    if not keepdim and g.ndim:   # a 0-d gradient (a full reduction) broadcasts as it is
         g = g.reshape(_keep_shape(in_shape, dims))
     return g.expand(in_shape)
 
@@ -60,7 +60,7 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
     for d in dims:
         n *= shape[d]
     return record(out, "MeanBackward1" if dim is not None else "MeanBackward0", (x,),
-                  lambda g: (_expand_back(g, shape, dims, keepdim) / n,))
+                  lambda g: (_expand_back(g / n, shape, dims, keepdim),))   # divide before spreading
 
 
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
