@@ -231,6 +231,11 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute d(self)/d(leaf) for every leaf that requires grad, into ``leaf.grad``."""
+        if gradient is None and inputs is None and self.grad_fn is not None and self._array.size == 1:
+            # loss.backward(), the call of every training step: straight to the engine.
+            engine.run_backward([self], [_make(np.ones_like(self._array))],
+                                create_graph if retain_graph is None else retain_graph, create_graph)
+            return
         from .autograd import backward
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 

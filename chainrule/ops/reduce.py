@@ -21,7 +21,21 @@ def _expand_back(g, in_shape, dims, keepdim):
     """Spread a reduced gradient back over the input's shape (the backward of every reduction)."""
     if not keepdim and g.ndim:   # a 0-d gradient (a full reduction) broadcasts as it is
         g = g.reshape(_keep_shape(in_shape, dims))
-    return g.expand(in_shape)
+    return spread(g, in_shape)
+
+
+def spread(x, shape):
+    """``x`` broadcast to ``shape`` as a new array: the inverse of ``sum_to``.
+
+    Unlike ``expand`` (a read-only view, with PyTorch's argument checks), this is the cheap
+    primitive the engine's own rules use: one allocation and one copy, no Python-level broadcasting.
+    """
+    A = x._array
+    if A.shape == shape:
+        return x
+    out = np.empty(shape, A.dtype)
+    np.copyto(out, A)
+    return record(out, "ExpandBackward0", (x,), lambda g: (sum_to(g, A.shape),))
 
 
 def sum_to(x, shape):
@@ -29,11 +43,15 @@ def sum_to(x, shape):
     shape = tuple(shape)
     A = x._array
     lead = A.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and A.shape[lead + i] != 1)
-    out = A.sum(axis=axes, keepdims=True) if axes else A
+    in_shape = A.shape
+    axes = list(range(lead))
+    for i, s in enumerate(shape):
+        if s == 1 and in_shape[lead + i] != 1:
+            axes.append(lead + i)
+    out = np.add.reduce(A, axis=tuple(axes), keepdims=True) if axes else A
     if lead:
         out = out.reshape(shape)
-    return record(out, "SumToBackward", (x,), lambda g: (g.expand(A.shape),))
+    return record(out, "SumToBackward", (x,), lambda g: (spread(g, in_shape),))
 
 
 def sum(x, dim=None, keepdim=False, *, dtype=None):
@@ -54,11 +72,14 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
                            f"point or complex dtype. Got: {dtypes.from_numpy_dtype(A.dtype).name}")
     dims = normalize_dims(dim, A.ndim)
-    out = A.mean(axis=dims, keepdims=keepdim)
     shape = A.shape
     n = 1
     for d in dims:
         n *= shape[d]
+    if A.dtype == np.float16:   # NumPy's mean accumulates half precision in float32
+        out = A.mean(axis=dims, keepdims=keepdim)
+    else:                       # a sum and a division: the same numbers, without np.mean's overhead
+        out = np.add.reduce(A, axis=dims, keepdims=keepdim) / n
     return record(out, "MeanBackward1" if dim is not None else "MeanBackward0", (x,),
                   lambda g: (_expand_back(g / n, shape, dims, keepdim),))   # divide before spreading
 
