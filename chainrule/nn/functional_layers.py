@@ -13,6 +13,7 @@ import numpy as np
 from ..autograd import grad_mode
 from ..autograd.engine import record
 from ..ops.index import index_put_into_zeros
+from ..ops.linalg import matmul_tn
 from ..tensor import Tensor, _make
 
 
@@ -58,10 +59,13 @@ def linear(input, weight, bias=None):
         if need_x:
             gx = g @ weight if W.ndim == 2 else g.unsqueeze(-1) * weight
         if need_w or need_b:
-            g2 = g.reshape(-1, W.shape[0]) if W.ndim == 2 else g.reshape(-1)
-            if need_w:
+            if W.ndim == 2 and g.ndim == 2:   # a plain batch: no reshapes needed
+                g2, x2 = g, input
+            else:
+                g2 = g.reshape(-1, W.shape[0]) if W.ndim == 2 else g.reshape(-1)
                 x2 = input.reshape(-1, W.shape[-1])
-                gw = g2.t() @ x2 if W.ndim == 2 else g2 @ x2
+            if need_w:
+                gw = matmul_tn(g2, x2) if W.ndim == 2 else g2 @ x2   # g2ᵀ·x2 in one op
             if need_b:
                 gb = g2.sum(0)
         return gx, gw, gb

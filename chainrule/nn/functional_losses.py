@@ -303,6 +303,11 @@ def _cross_entropy_indices(input, target, weight, ignore_index, reduction, eps):
     X = input._array
     if X.dtype.kind != "f":
         raise RuntimeError(f"cross_entropy(): expected a floating-point input (logits), got {input.dtype}")
+    T = target._array
+    if (X.ndim == 2 and weight is None and eps == 0 and reduction == "mean" and T.shape == X.shape[:1]
+            and T.dtype.kind in "iu" and X.shape[0] and not is_compiling()
+            and T.min() >= 0 and T.max() < X.shape[1] and not (T == ignore_index).any()):
+        return _cross_entropy_batch(input, X, T)
     tg = _ClassTargets(input, target, weight, ignore_index, "cross_entropy")
     cd, C = tg.cd, tg.C
     # One exp pass: p = softmax (kept for backward); the log-probabilities are needed only at the
@@ -337,6 +342,30 @@ def _cross_entropy_indices(input, target, weight, ignore_index, reduction, eps):
         # Under create_graph p is recomputed from input (so it carries history); otherwise the forward's p serves.
         probs = input.softmax(cd) if grad_mode.enabled else p_t
         return (_reduced_grad(g, tg, reduction, denom) * (probs * a_t - B_t),)
+    return record(out, "CrossEntropyLossBackward0", (input,), backward, saved=(input,))
+
+
+def _cross_entropy_batch(input, X, T):
+    """The common case on its own: logits (N, C), valid class indices, no weights or smoothing, mean.
+
+    Why a second path: the general one handles every option through NumPy's generic
+    take/put_along_axis helpers, whose Python overhead is most of the cost at classifier sizes.
+    d loss / d input = (softmax(input) - onehot(target)) / N.
+    """
+    N = X.shape[0]
+    rows = np.arange(N)
+    shifted = X - X.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    out = np.asarray(-(shifted[rows, T] - np.log(total[:, 0])).mean(), dtype=X.dtype)
+    p = e / total
+    onehot = np.zeros(X.shape, X.dtype)
+    onehot[rows, T] = 1
+
+    def backward(g):
+        # Under create_graph p is recomputed from input (so it carries history); otherwise the forward's p serves.
+        probs = input.softmax(1) if grad_mode.enabled else _make(p)
+        return ((g / N) * (probs - _make(onehot)),)
     return record(out, "CrossEntropyLossBackward0", (input,), backward, saved=(input,))
 
 
