@@ -37,8 +37,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-IMPLS = ("chainrule", "torch", "numpy")
-LABELS = {"chainrule": "chainrule", "torch": "PyTorch", "numpy": "NumPy"}
+IMPLS = ("chainrule", "compiled", "torch", "numpy")
+LABELS = {"chainrule": "chainrule", "compiled": "chainrule.compile", "torch": "PyTorch", "numpy": "NumPy"}
+CHAINRULE_IMPLS = ("chainrule", "compiled")   # both run the chainrule library
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Errors that mean "chainrule does not have this yet" rather than "chainrule is broken".
@@ -59,6 +60,7 @@ class Workload:
     units: Callable[[dict], int]  # how many units (epochs, batches, ops…) one run does
     lib_factory: Callable[..., Callable[[], Any]]    # (lib, **config) → run
     numpy_factory: Callable[..., Callable[[], Any]]  # (**config) → run
+    compiled_factory: Callable[..., Callable[[], Any]] | None = None  # (lib, **config) → run, with compile
     needs: tuple = ()             # dotted attributes of lib that chainrule must have, e.g. "nn.Linear"
     rtol: float = 1e-4            # tolerance of the correctness guard (float32 everywhere)
     atol: float = 1e-5
@@ -70,6 +72,10 @@ class Workload:
         """Build (untimed) one run of this workload for ``impl``."""
         if impl == "numpy":
             return self.numpy_factory(**config)
+        if impl == "compiled":
+            if self.compiled_factory is None:
+                raise NotImplementedError("no captured variant of this workload")
+            return self.compiled_factory(lib, **config)
         return self.lib_factory(lib, **config)
 
 
@@ -314,7 +320,7 @@ def _worker_main(impl: str, conn):
                 reply = (False, f"n/a: {library.unavailable}")
             else:
                 workload = importlib.import_module(args[0]).WORKLOAD
-                missing = missing_features(library.module, workload.needs) if impl == "chainrule" else []
+                missing = missing_features(library.module, workload.needs) if impl in CHAINRULE_IMPLS else []
                 if missing:
                     reply = (False, f"n/a: chainrule has no {', '.join(missing)} yet")
                 elif command == "check":
@@ -355,7 +361,7 @@ def _library_info(library: Library) -> dict:
         info["version"] = (f"{lib.__version__} ({blas.group(0) if blas else 'BLAS_INFO=?'}, "
                            f"CPU capability {capability.group(1) if capability else '?'})")
         info["threads"] = lib.get_num_threads()
-    elif library.impl == "chainrule" and lib is not None:
+    elif library.impl in CHAINRULE_IMPLS and lib is not None:
         info["version"] = getattr(lib, "__version__", "importable (no __version__)")
     return info
 
@@ -401,7 +407,7 @@ def _peak_memory_child(module_name: str, impl: str, quick: bool) -> dict:
     library = load_library(impl)
     if library.unavailable:
         return {"error": f"n/a: {library.unavailable}"}
-    if impl == "chainrule" and (missing := missing_features(library.module, workload.needs)):
+    if impl in CHAINRULE_IMPLS and (missing := missing_features(library.module, workload.needs)):
         return {"error": f"n/a: chainrule has no {', '.join(missing)} yet"}
     if not _reset_peak_rss() or _proc_status_kib("VmHWM") is None:
         return {"error": "n/a: needs Linux's /proc/self/clear_refs and VmHWM"}

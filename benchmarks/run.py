@@ -21,6 +21,8 @@ if __package__ in (None, ""):  # also allow `python benchmarks/run.py`
 from benchmarks import harness, w1_xor, w2_digits, w3_mlp_big, w4_overhead, w5_deep, w6_conv  # noqa: E402
 from benchmarks.harness import IMPLS, LABELS  # noqa: E402
 
+MEMORY_IMPLS = ("chainrule", "torch", "numpy")   # graph capture is timed, not measured for memory
+
 WORKLOADS = [m.WORKLOAD for m in (w1_xor, w2_digits, w3_mlp_big, w4_overhead, w5_deep, w6_conv)]
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
 
@@ -76,7 +78,7 @@ def run_workload(workload, workers, quick, repeats, memory):
     notes = workload.notes(config, {i: t.seconds_per_unit for i, t in timings.items()}) if workload.notes else {}
     peaks = {}
     if memory and workload.memory:
-        for impl in IMPLS:
+        for impl in MEMORY_IMPLS:
             if status[impl].ok:
                 peaks[impl] = harness.peak_memory(workload, impl, quick)
                 print(f"  peak memory {LABELS[impl]:9s} {peaks[impl]}")
@@ -120,8 +122,9 @@ def render(records, workers, loads, args, elapsed) -> str:
     lines += [
         "## Time (median per unit; ± is half the max–min spread of the runs, relative to the median)",
         "",
-        "| workload | unit | chainrule | PyTorch | NumPy | chainrule / PyTorch | chainrule / NumPy | notes |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workload | unit | chainrule | PyTorch | NumPy | chainrule / PyTorch | chainrule / NumPy | "
+        "chainrule.compile | compile / PyTorch | compile / NumPy | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         w, t = r["workload"], r["timings"]
@@ -129,7 +132,8 @@ def render(records, workers, loads, args, elapsed) -> str:
         notes = "; ".join(f"{LABELS[i]} {r['notes'][i]}" for i in IMPLS if i in r["notes"])
         lines.append(f"| {w.key} {w.name} | {w.unit} | {cell(r, 'chainrule')} | {cell(r, 'torch')} | "
                      f"{cell(r, 'numpy')} | {ratio(sec['chainrule'], sec['torch'])} | "
-                     f"{ratio(sec['chainrule'], sec['numpy'])} | {notes} |")
+                     f"{ratio(sec['chainrule'], sec['numpy'])} | {cell(r, 'compiled')} | "
+                     f"{ratio(sec['compiled'], sec['torch'])} | {ratio(sec['compiled'], sec['numpy'])} | {notes} |")
     lines += ["", "Workloads: " + "; ".join(f"**{r['workload'].key}** {r['workload'].title} {r['config']}"
                                              for r in records) + "."]
 
@@ -141,14 +145,14 @@ def render(records, workers, loads, args, elapsed) -> str:
                   "| workload | chainrule | PyTorch | NumPy | chainrule / PyTorch |", "|---|---|---|---|---|"]
         for r in mem:
             peaks = r["peaks"]
-            mib = {i: peaks[i].get("peak_mib") if i in peaks else None for i in IMPLS}
+            mib = {i: peaks[i].get("peak_mib") if i in peaks else None for i in MEMORY_IMPLS}
             cells = [f"{mib[i]:.1f} MiB (setup {peaks[i]['setup_mib']:.1f})" if mib[i] is not None else
-                     brief(peaks[i]["error"] if i in peaks else r["status"][i].text) for i in IMPLS]
+                     brief(peaks[i]["error"] if i in peaks else r["status"][i].text) for i in MEMORY_IMPLS]
             lines.append(f"| {r['workload'].key} {r['workload'].name} | {' | '.join(cells)} | "
                          f"{ratio(mib['chainrule'], mib['torch'])} |")
 
     lines += ["", "## Correctness guard (small configuration, before timing; compared with PyTorch)", "",
-              "| workload | chainrule | PyTorch | NumPy |", "|---|---|---|---|"]
+              "| workload | chainrule | chainrule.compile | PyTorch | NumPy |", "|---|---|---|---|---|"]
     for r in records:
         lines.append(f"| {r['workload'].key} {r['workload'].name} | "
                      + " | ".join(r["status"][i].text for i in IMPLS) + " |")

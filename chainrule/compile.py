@@ -472,9 +472,9 @@ class CompiledStep:
         seen = self.calls.get(key, 0)
         self.calls[key] = seen + 1
         program = self.programs.get(key)
-        if program is not None:
+        if program is not None and program.state_is_current():
             return program.run(args)
-        if key in self.programs or seen == 0:
+        if (key in self.programs and program is None) or seen == 0:
             return self.fn(*args)        # refused before, or the warm-up call (state is made lazily)
         try:
             program, result = _Program.capture(self.fn, args, self.verify)
@@ -491,12 +491,21 @@ class CompiledStep:
 
 
 class _Program:
-    def __init__(self, kernels, buffers, input_slots, output, grad_bindings):
+    def __init__(self, kernels, buffers, input_slots, output, grad_bindings, state_arrays=()):
         self.kernels = kernels
+        # (tensor, array) for the state the kernels read and write: if a tensor now holds another
+        # array (load_state_dict, model.to(...), p.data = ...), the program is stale and is traced again.
+        self.state_arrays = state_arrays
         self.buffers = buffers
         self.inputs = [(i, buffers[s]) for i, s in input_slots]
         self.output = output
         self.grad_bindings = [(t, buffers[s]) for t, s in grad_bindings]
+
+    def state_is_current(self):
+        for tensor, array in self.state_arrays:
+            if tensor._array is not array:
+                return False
+        return True
 
     def run(self, args):
         for i, buf in self.inputs:
@@ -566,7 +575,9 @@ class _Program:
             raise CaptureError("the step stores new tensors in its state instead of updating the old ones "
                                "in place (e.g. `p.data = ...` or a new optimizer buffer)")
         kernels, buffers = _link(tracer, [s for _, s in input_slots])
-        program = _Program(kernels, buffers, input_slots, output, bindings)
+        old_grads = {id(g) for _, g, _ in snapshot.grads if g is not None}   # replaced every step anyway
+        program = _Program(kernels, buffers, input_slots, output, bindings,
+                           [(t, t._array) for t in state if id(t) not in old_grads])
         eager_result = _materialise(result)
         if verify:
             program._verify(fn, args, state, params)

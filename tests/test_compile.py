@@ -141,3 +141,19 @@ def test_returning_a_tensor_that_needs_a_graph_is_refused():
     compiled(cr.ones(2))
     with pytest.raises(cr.CaptureError, match="requires grad"):
         compiled(cr.ones(2))
+
+
+def test_replacing_the_state_makes_a_new_trace():
+    """`p.data = ...` gives a parameter a new array: the old program must not go on updating the old one."""
+    batches = _batches(10, [16] * 10)
+    eager_model, eager_opt, eager_step = _mlp_setup()
+    model, opt, step = _mlp_setup()
+    compiled = cr.compile(step, fullgraph=True)
+    for i, (x, y) in enumerate(batches):
+        if i == 5:
+            for m in (model, eager_model):
+                for p in m.parameters():
+                    p.data = p.data * 0.5
+        np.testing.assert_allclose(compiled(x, y).item(), eager_step(x, y).item(), rtol=1e-5)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-7)
