@@ -5,7 +5,10 @@ step is traced, so that they do not make the step uncapturable.
 """
 
 
+import sys
+
+
 def is_compiling():
-    from . import compile as _compile_fn  # noqa: F401  (make sure the module is loaded)
-    import sys
-    return sys.modules["chainrule.compile"]._tracer is not None
+    # chainrule.compile names both the module and the function; the module is the one in sys.modules.
+    capture = sys.modules.get("chainrule.compile")
+    return capture is not None and capture._tracer is not None

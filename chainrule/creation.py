@@ -178,7 +178,6 @@ def diag(x, diagonal=0):
     from .ops._common import record
     A = x._array
     if A.ndim == 1:
-        n = A.shape[0]
         return record(np.diag(A, diagonal), "DiagEmbedBackward0", (x,),
                       lambda g: (diag(g, diagonal),))
     shape = A.shape

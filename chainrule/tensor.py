@@ -11,7 +11,7 @@ exported as functions (``chainrule.exp(x)``): one definition serves both.
 from ._backend import xp as np
 
 from . import dtypes
-from .autograd import engine, grad_mode
+from .autograd import engine
 from .device import device as _device, check_device
 
 _CPU = _device("cpu")

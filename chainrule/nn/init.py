@@ -156,6 +156,16 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     return uniform_(tensor, -bound, bound, generator)
 
 
+def _default_layer_init_(weight, bias):
+    """What ``nn.Linear`` and ``nn.Conv*`` do in ``reset_parameters``, as PyTorch does it:
+    kaiming_uniform_(a=√5) for the weight, i.e. U(-1/√fan_in, 1/√fan_in), and the same bound for the bias."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)
+
+
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """N(0, std²) with std = gain / √fan."""
     if 0 in tensor.shape:

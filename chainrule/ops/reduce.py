@@ -7,7 +7,7 @@ from .._backend import xp as np
 from .. import dtypes
 from ..autograd import engine, grad_mode
 from ._common import Tensor, _make, normalize_dims, record, requires
-from .elementwise import exp, log, sqrt, where
+from .elementwise import exp, sqrt, where
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
 

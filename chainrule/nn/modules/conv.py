@@ -5,7 +5,6 @@ Parameter names, shapes and initialisation are PyTorch's, so state dicts transfe
 transposed one; ``bias`` is (out,). Weights start from ``kaiming_uniform_(a=√5)`` (which is
 U(±1/√fan_in)) and biases from U(±1/√fan_in), fan_in = weight.size(1) * prod(kernel).
 """
-import math
 
 from ... import creation
 from .. import init
@@ -56,12 +55,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init._default_layer_init_(self.weight, self.bias)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
