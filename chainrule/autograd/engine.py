@@ -44,10 +44,15 @@ class Node:
     output) returns one gradient (or None) per input.
     """
 
-    __slots__ = ("_name", "backward", "edges", "saved", "out_data", "out_version", "pre_hooks",
-                 "retained", "stack", "frees", "seq", "__weakref__")
+    # The fields every op sets are slots; the rarely-set ones are class-level defaults that an
+    # instance overrides only when needed (in its __dict__), which keeps making a node cheap.
+    __slots__ = ("_name", "backward", "edges", "saved", "out_data", "seq", "__weakref__", "__dict__")
+    out_version = None   # (version counter, version) of a saved output, checked before backward
+    pre_hooks = None     # hooks registered on the (non-leaf) output tensor
+    retained = None      # weakref to the output tensor, after retain_grad()
+    stack = None         # the forward call's stack, under detect_anomaly
 
-    def __init__(self, name, backward, edges, saved=(), out_data=None, out_version=None):
+    def __init__(self, name, backward, edges, saved=(), out_data=None):
         self.seq = next(_sequence)   # creation order: larger than the seq of every input's node
         self._name = name
         self.backward = backward
@@ -55,12 +60,13 @@ class Node:
         # (tensor, version when saved): an in-place change since then makes backward refuse.
         self.saved = saved
         self.out_data = out_data
-        self.out_version = out_version
-        self.pre_hooks = None   # hooks registered on the (non-leaf) output tensor
-        self.retained = None    # weakref to the output tensor, after retain_grad()
-        self.stack = anomaly.forward_stack() if anomaly.enabled else None
-        # Ops that hold tensors free them after backward; stateless ones can run again.
-        self.frees = bool(saved) or out_data is not None
+        if anomaly.enabled:
+            self.stack = anomaly.forward_stack()
+
+    @property
+    def frees(self):
+        """Ops that hold tensors free them after backward; stateless ones can run again."""
+        return bool(self.saved) or self.out_data is not None
 
     def name(self):
         return self._name
@@ -262,8 +268,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
             grads = fn(g) if node.out_data is None else fn(g, node._output())
             if anomaly.enabled:
                 _check_nan(node, grads)
-            if not retain_graph and node.frees:
-                node._release()
+            if not retain_graph and (node.saved or node.out_data is not None):
+                node._release()   # it held tensors: free them (a node that held none can run again)
             for gi, edge in zip(grads, node.edges):
                 if gi is None or edge is None:
                     continue
