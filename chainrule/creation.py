@@ -188,3 +188,35 @@ def diag(x, diagonal=0):
 def _diag_back(g, shape, diagonal):
     square = diag(g, diagonal)
     return square[:shape[0], :shape[1]] if square.shape != shape else square
+
+
+class _LegacyTensorType(type):
+    """``isinstance(x, FloatTensor)`` asks for a tensor of that dtype, as PyTorch's legacy types do."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype
+
+
+def _legacy_type(name, dtype_):
+    """PyTorch's legacy constructors: ``FloatTensor([1, 2])`` copies data, ``FloatTensor(2, 3)`` is a shape."""
+    def __new__(cls, *args, device=None):
+        check_device(device)
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer, Size)):
+            return tensor(args[0], dtype=dtype_)
+        if not all(isinstance(a, (int, np.integer)) for a in args) and not (len(args) == 1 and isinstance(args[0], Size)):
+            raise TypeError(f"{name}() takes data (a sequence, array or tensor) or sizes (ints), "
+                            f"got {tuple(type(a).__name__ for a in args)}")
+        return empty(*args, dtype=dtype_)
+    return _LegacyTensorType(name, (), {"__new__": __new__, "dtype": dtype_,
+                                        "__doc__": f"Legacy constructor for {dtype_} tensors."})
+
+
+FloatTensor = _legacy_type("FloatTensor", dtypes.float32)
+DoubleTensor = _legacy_type("DoubleTensor", dtypes.float64)
+HalfTensor = _legacy_type("HalfTensor", dtypes.float16)
+LongTensor = _legacy_type("LongTensor", dtypes.int64)
+IntTensor = _legacy_type("IntTensor", dtypes.int32)
+ShortTensor = _legacy_type("ShortTensor", dtypes.int16)
+CharTensor = _legacy_type("CharTensor", dtypes.int8)
+ByteTensor = _legacy_type("ByteTensor", dtypes.uint8)
+BoolTensor = _legacy_type("BoolTensor", dtypes.bool)

@@ -285,6 +285,10 @@ class Tensor:
     def type(self, dtype=None):
         if dtype is None:
             return f"torch.{_TYPE_NAMES.get(self._array.dtype, 'Tensor')}"
+        if isinstance(getattr(dtype, "dtype", None), dtypes.dtype):   # a legacy type: x.type(torch.FloatTensor)
+            dtype = dtype.dtype
+        elif isinstance(dtype, str) and dtype.startswith("torch.") and dtype[6:] in _TYPE_NAMES.values():
+            dtype = next(np_dt for np_dt, name in _TYPE_NAMES.items() if name == dtype[6:])
         return self.to(dtypes.to_dtype(dtype))
 
     def float(self):
@@ -304,6 +308,15 @@ class Tensor:
 
     def bool(self):
         return self.to(dtypes.bool)
+
+    def short(self):
+        return self.to(dtypes.int16)
+
+    def byte(self):
+        return self.to(dtypes.uint8)
+
+    def char(self):
+        return self.to(dtypes.int8)
 
     def cpu(self):
         return self

@@ -8,7 +8,26 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
            "is_grad_enabled", "detect_anomaly", "set_detect_anomaly", "gradcheck", "gradgradcheck",
-           "GradcheckError", "Function", "grad_mode"]
+           "GradcheckError", "Function", "grad_mode", "Variable"]
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, obj):
+        from ..tensor import Tensor
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """The pre-0.4 wrapper, kept for old scripts: ``Variable(t, requires_grad=True)`` is a tensor sharing
+    ``t``'s data, a leaf that requires grad if asked; every tensor is a Variable."""
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        from ..tensor import Tensor
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        out = data.detach()
+        out.requires_grad_(requires_grad)
+        return out
 
 
 def _as_list(x):

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..autograd import grad_mode
 from ..autograd.engine import record
+from ..ops._common import broadcast_error
 from ..ops.activation import log_softmax, logsigmoid
 from ..ops.elementwise import where
 from ..tensor import Tensor, _make
@@ -74,11 +75,31 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _warn_size(_as_tensor(input, "input", "mse_loss"), _as_tensor(target, "target", "mse_loss"), "mse_loss")
-    d = input - target
-    loss = d * d
     if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+        d = input - target
+        return _reduce(d * d * weight, reduction)
+    A, B = input._array, target._array
+    if A.dtype != B.dtype:
+        dt = np.promote_types(A.dtype, B.dtype)
+        A, B = A.astype(dt), B.astype(dt)
+    try:
+        D = A - B
+    except ValueError as exc:
+        raise broadcast_error(A.shape, B.shape, exc) from None
+    L = D * D
+    axes = tuple(range(L.ndim))   # explicit axes keep a 0-d array (not a NumPy scalar): compile traces it
+    if reduction == "mean":
+        out = np.add.reduce(L, axis=axes) / L.size if L.size else np.asarray(np.nan, dtype=L.dtype)
+    else:
+        out = np.add.reduce(L, axis=axes) if reduction == "sum" else L
+    scale = 2.0 / L.size if reduction == "mean" and L.size else 2.0
+
+    def backward(g):
+        # d/d input of (input - target)² is 2·(input - target); the engine sums it back to each shape.
+        grad = (input - target) * (g * scale)
+        return (grad, -grad)
+    return record(out, "MseLossBackward0", (input, target), backward,
+                  saved=(input, target))
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -342,7 +363,8 @@ def _cross_entropy_indices(input, target, weight, ignore_index, reduction, eps):
         # Under create_graph p is recomputed from input (so it carries history); otherwise the forward's p serves.
         probs = input.softmax(cd) if grad_mode.enabled else p_t
         return (_reduced_grad(g, tg, reduction, denom) * (probs * a_t - B_t),)
-    return record(out, "CrossEntropyLossBackward0", (input,), backward, saved=(input,))
+    # PyTorch's name: its cross_entropy is nll_loss(log_softmax) (plus a smoothing term when ε > 0).
+    return record(out, "NllLossBackward0" if eps == 0 else "AddBackward0", (input,), backward, saved=(input,))
 
 
 def _cross_entropy_batch(input, X, T):
@@ -366,7 +388,7 @@ def _cross_entropy_batch(input, X, T):
         # Under create_graph p is recomputed from input (so it carries history); otherwise the forward's p serves.
         probs = input.softmax(1) if grad_mode.enabled else _make(p)
         return ((g / N) * (probs - _make(onehot)),)
-    return record(out, "CrossEntropyLossBackward0", (input,), backward, saved=(input,))
+    return record(out, "NllLossBackward0", (input,), backward, saved=(input,))
 
 
 def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):

@@ -4,7 +4,7 @@ Every op is a function whose first argument is a tensor, so the same function se
 ``chainrule.exp(x)`` and as ``x.exp()``: one definition, bound here.
 """
 from ..tensor import Tensor
-from . import activation, elementwise, index, inplace, linalg, reduce, shape
+from . import activation, elementwise, index, inplace, linalg, reduce, shape, sort
 from .activation import (elu, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, mish, relu6, silu,
                          softmax, softplus)
 from .elementwise import (abs, add, addcdiv, addcmul, allclose, bitwise_and, bitwise_not, bitwise_or,
@@ -18,6 +18,7 @@ from .index import (gather, index_select, masked_fill, masked_select, nonzero, s
 from .linalg import bmm, dot, einsum, matmul, mm, mv, outer
 from .reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, logsumexp, max, mean,
                      min, norm, prod, std, std_mean, sum, var, var_mean)
+from .sort import argsort, bincount, median, sort, topk, unique
 from .shape import (broadcast_tensors, broadcast_to, cat, chunk, concat, concatenate, expand, flatten,
                     flip, hstack, narrow, permute, repeat, reshape, roll, select, split, squeeze, stack,
                     swapaxes, t, transpose, tril, triu, unbind, unflatten, unsqueeze, view, vstack)
@@ -49,6 +50,7 @@ _METHODS = [
     "broadcast_to", "chunk", "expand", "flatten", "flip", "narrow", "permute", "repeat", "reshape", "roll",
     "select", "split", "squeeze", "swapaxes", "t", "transpose", "tril", "triu", "unbind", "unflatten",
     "unsqueeze", "view", "softmax", "log_softmax",
+    "argsort", "bincount", "median", "sort", "topk", "unique",
 ]
 for _name in _METHODS:
     setattr(Tensor, _name, globals()[_name])

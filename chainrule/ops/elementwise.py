@@ -155,9 +155,16 @@ def _minmax(a, b, ufunc, wins, name):
     return record(out, name, (a, b), backward, saved=tensors(a, b))
 
 
-def where(condition, a, b):
-    """``a`` where ``condition`` holds, else ``b``; the gradient follows the chosen side."""
+def where(condition, a=None, b=None):
+    """``a`` where ``condition`` holds, else ``b``; the gradient follows the chosen side.
+
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``: one index tensor per dimension.
+    """
     cond = condition._array if isinstance(condition, Tensor) else np.asarray(condition)
+    if a is None and b is None:
+        return tuple(_make(i.astype(np.int64)) for i in np.nonzero(cond))
+    if a is None or b is None:
+        raise TypeError("where() takes a condition alone, or a condition and both input and other")
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {dtypes.from_numpy_dtype(cond.dtype)}")
     a, b, A, B = operands(a, b)

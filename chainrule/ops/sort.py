@@ -1,0 +1,111 @@
+"""Sorting and selection: sort, argsort, topk, median, unique, bincount.
+
+The indices come from NumPy; the values are ``gather(x, dim, indices)``, so their gradient is gather's
+(scatter back to the chosen positions) and needs no rule of its own.
+"""
+import collections
+
+from .._backend import xp as np
+
+from ._common import _make, normalize_dims, to_tensor
+from .index import gather
+
+values_indices = collections.namedtuple("values_indices", ["values", "indices"])
+
+
+def _dim(x, dim):
+    return normalize_dims(dim, x._array.ndim)[0] if x._array.ndim else 0
+
+
+def _order(A, d, descending):
+    """Stable sorting indices along ``d``; equal elements keep their order (also when descending)."""
+    if A.ndim == 0:
+        return np.zeros((), dtype=np.int64)
+    if not descending:
+        return np.argsort(A, axis=d, kind="stable").astype(np.int64)
+    n = A.shape[d]
+    flipped = np.argsort(np.flip(A, d), axis=d, kind="stable")
+    return (n - 1 - np.flip(flipped, d)).astype(np.int64)
+
+
+def argsort(x, dim=-1, descending=False, stable=False):
+    return _make(_order(x._array, _dim(x, dim), descending))
+
+
+def sort(x, dim=-1, descending=False, stable=False):
+    """``(values, indices)`` sorted along ``dim``."""
+    d = _dim(x, dim)
+    idx = _order(x._array, d, descending)
+    if x._array.ndim == 0:
+        return values_indices(x.clone(), _make(idx))
+    indices = _make(idx)
+    return values_indices(gather(x, d, indices), indices)
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) elements along ``dim``: ``(values, indices)``."""
+    d = _dim(x, dim)
+    n = x._array.shape[d] if x._array.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"selected index k out of range: k={k} for a dimension of size {n}")
+    idx = _order(x._array, d, largest)
+    if x._array.ndim == 0:
+        return values_indices(x.clone(), _make(idx))
+    indices = _make(np.take(idx, np.arange(k), axis=d))
+    return values_indices(gather(x, d, indices), indices)
+
+
+def median(x, dim=None, keepdim=False):
+    """The lower median (PyTorch's: no averaging of the middle two); with ``dim``, ``(values, indices)``."""
+    A = x._array
+    if dim is None:
+        if A.size == 0:
+            return _make(np.array(np.nan, dtype=A.dtype))
+        flat = x.reshape(-1)
+        idx = _order(flat._array, 0, False)[(A.size - 1) // 2]
+        return flat[int(idx)]
+    d = _dim(x, dim)
+    if A.ndim and A.shape[d] == 0:
+        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
+    if A.ndim == 0:
+        return values_indices(x.clone(), _make(np.zeros((), dtype=np.int64)))
+    order = _order(A, d, False)
+    idx = np.take(order, [(A.shape[d] - 1) // 2], axis=d)
+    indices = _make(idx)
+    values = gather(x, d, indices)
+    if not keepdim:
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    return values_indices(values, indices)
+
+
+def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct elements (sorted), optionally with the inverse indices and the counts."""
+    A = x._array
+    if dim is None:
+        values, inverse, counts = np.unique(A.reshape(-1), return_inverse=True, return_counts=True)
+        inverse = inverse.reshape(A.shape)
+    else:
+        d = normalize_dims(dim, A.ndim)[0]
+        values, inverse, counts = np.unique(A, axis=d, return_inverse=True, return_counts=True)
+        inverse = inverse.reshape(-1)
+    out = [_make(values)]
+    if return_inverse:
+        out.append(_make(inverse.astype(np.int64)))
+    if return_counts:
+        out.append(_make(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def bincount(x, weights=None, minlength=0):
+    """How often each non-negative integer occurs in the 1-D ``x`` (summed ``weights`` if given)."""
+    A = x._array
+    if A.ndim != 1 or A.dtype.kind not in "iu":
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs (got a {A.ndim}-d "
+                           f"{x.dtype} tensor)")
+    if A.size and A.min() < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs (got a negative value)")
+    if weights is None:
+        return _make(np.bincount(A, minlength=minlength).astype(np.int64))
+    W = to_tensor(weights)._array
+    out = np.bincount(A, weights=W, minlength=minlength)
+    return _make(out.astype(W.dtype if W.dtype.kind == "f" else np.float64))
