@@ -157,3 +157,222 @@ def test_replacing_the_state_makes_a_new_trace():
         np.testing.assert_allclose(compiled(x, y).item(), eager_step(x, y).item(), rtol=1e-5)
     for p, q in zip(model.parameters(), eager_model.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-7)
+
+
+# ----- regressions: replays that once differed silently from eager mode ------------------------------------------
+def _compare(build, batches, expect_refusal=None):
+    """Run build()'s step eagerly and compiled over ``batches``; the losses and parameters must agree."""
+    eager_params, eager_step, eager_between = build()
+    eager = []
+    for i, b in enumerate(batches):
+        if eager_between is not None:
+            eager_between(i)
+        eager.append(eager_step(*b).numpy().copy())
+    params, step, between = build()
+    compiled = cr.compile(step)
+    got = []
+    with __import__("warnings").catch_warnings(record=True) as caught:
+        __import__("warnings").simplefilter("always")
+        for i, b in enumerate(batches):
+            if between is not None:
+                between(i)
+            got.append(compiled(*b).numpy().copy())
+    np.testing.assert_allclose(got, eager, rtol=1e-5, atol=1e-7)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-7)
+    refusals = [str(w.message) for w in caught if "chainrule.compile" in str(w.message)]
+    if expect_refusal is None:
+        assert not refusals, refusals
+    else:
+        assert refusals and expect_refusal in refusals[0], refusals
+    return compiled
+
+
+def _image_batches(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(cr.tensor(rng.standard_normal((4, 1, 6, 6)).astype(np.float32)), cr.tensor(rng.integers(0, 3, 4)))
+            for _ in range(n)]
+
+
+def test_conv_windows_made_by_as_strided_are_recorded_not_baked():
+    """im2col reads its input through as_strided (which NumPy does not dispatch): the windows of the
+    traced batch were once baked in as a constant, so every replay saw the same images."""
+    nn = cr.nn
+
+    def build():
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(18, 3))
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return list(model.parameters()), step, None
+    compiled = _compare(build, _image_batches(8))
+    assert None not in compiled.programs.values()
+
+
+def test_dropout_in_training_mode_is_refused_even_through_the_generator_object():
+    """F.dropout draws from default_generator().np directly: the mask was once baked into the program."""
+    nn = cr.nn
+
+    def build():
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return list(model.parameters()), step, None
+    rng = np.random.default_rng(0)
+    _compare(build, [(cr.tensor(rng.standard_normal((5, 4)).astype(np.float32)),) for _ in range(6)],
+             expect_refusal="random")
+
+
+def test_a_refused_verification_does_not_apply_the_step_twice(monkeypatch):
+    """When the replay disagreed with eager mode, the traced step's update stayed and the eager fallback
+    ran the step again: one call, two updates."""
+    import sys
+    compile_module = sys.modules["chainrule.compile"]
+
+    def disagree(*args, **kwargs):
+        raise compile_module.CaptureError("the replayed program disagrees with eager mode")
+    monkeypatch.setattr(compile_module._Program, "_verify", disagree)
+    X, y, eager_params, eager_step = _xor_setup()
+    eager = [eager_step(X, y).item() for _ in range(4)]
+    X, y, params, step = _xor_setup()
+    compiled = cr.compile(step)
+    with pytest.warns(RuntimeWarning, match="disagrees"):
+        got = [compiled(X, y).item() for _ in range(4)]
+    np.testing.assert_allclose(got, eager, rtol=1e-6)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6)
+
+
+def test_train_eval_switch_of_a_model_reached_through_a_container_makes_a_new_trace():
+    """Only modules the step named directly were guarded: a model inside a dict switched to eval mode
+    went on replaying its training-mode BatchNorm."""
+    nn = cr.nn
+
+    def build():
+        cr.manual_seed(0)
+        parts = {"model": nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))}
+        opt = cr.optim.SGD(parts["model"].parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = parts["model"](x).pow(2).mean()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        def between(i):
+            if i == 4:
+                parts["model"].eval()
+        return list(parts["model"].parameters()) + list(parts["model"].buffers()), step, between
+    rng = np.random.default_rng(0)
+    compiled = _compare(build, [(cr.tensor(rng.standard_normal((6, 3)).astype(np.float32)),) for _ in range(9)])
+    assert len(compiled.programs) == 2
+
+
+def test_full_with_a_traced_fill_value_is_not_a_constant():
+    """np.full(shape, traced) was recorded as a fresh array with its first content: a baked constant."""
+    w = cr.tensor([0.5, -1.0, 2.0], requires_grad=True)
+
+    def build():
+        w = cr.tensor([0.5, -1.0, 2.0], requires_grad=True)
+
+        def step(x):
+            s = (x * w).sum()
+            # NumPy on the tensors' arrays: a tensor filled with a value of this batch
+            filled = cr.from_numpy(np.full_like(x.numpy(), s.detach().numpy()))
+            loss = (w * filled * x).sum()
+            loss.backward()
+            with cr.no_grad():
+                w.sub_(0.01 * w.grad)
+                w.grad = None
+            return loss.detach()
+        return [w], step, None
+    del w
+    rng = np.random.default_rng(0)
+    _compare(build, [(cr.tensor(rng.standard_normal(3).astype(np.float32)),) for _ in range(6)])
+
+
+def test_gradients_kept_between_calls_are_accumulated_into():
+    """A program traced while .grad was None assigned the gradient; called later with .grad present it
+    must accumulate (a new trace), and it must read the current .grad, not the one of the trace."""
+    def build():
+        w = cr.tensor([1.0, -1.0], requires_grad=True)
+
+        def step(x):
+            loss = (w * x).pow(2).sum()
+            loss.backward()                      # no zero_grad: accumulates across calls
+            with cr.no_grad():
+                w.sub_(0.01 * w.grad)
+            return loss.detach()
+
+        def between(i):
+            if i % 3 == 0:
+                w.grad = None                    # zero_grad outside the step, now and then
+        return [w], step, between
+    rng = np.random.default_rng(0)
+    batches = [(cr.tensor(rng.standard_normal(2).astype(np.float32)),) for _ in range(10)]
+    eager_params, eager_step, eager_between = build()
+    eager = []
+    for i, b in enumerate(batches):
+        eager_between(i)
+        eager.append(eager_step(*b).item())
+    params, step, between = build()
+    compiled = cr.compile(step)
+    got = []
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for i, b in enumerate(batches):
+            between(i)
+            got.append(compiled(*b).item())
+    np.testing.assert_allclose(got, eager, rtol=1e-5)
+    np.testing.assert_allclose(params[0].detach().numpy(), eager_params[0].detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(params[0].grad.numpy(), eager_params[0].grad.numpy(), rtol=1e-5)
+
+
+def test_a_step_that_updates_its_input_in_place_updates_the_callers_tensor():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        loss = (w * x).sum()
+        loss.backward()
+        with cr.no_grad():
+            w.sub_(0.1 * w.grad)
+            w.grad = None
+            x.mul_(0.5)
+        return loss.detach()
+    compiled = cr.compile(step, fullgraph=True)
+    for _ in range(5):
+        x = cr.tensor([1.0, 3.0])
+        compiled(x)
+        np.testing.assert_allclose(x.numpy(), [0.5, 1.5])
+
+
+def test_results_whose_shape_depends_on_the_values_are_refused():
+    w = cr.tensor([1.0, -2.0, 3.0], requires_grad=True)
+
+    def step(x):
+        loss = (w * x)[x > 0].sum()          # a boolean mask: how many elements depends on x
+        loss.backward()
+        with cr.no_grad():
+            w.sub_(0.1 * w.grad)
+            w.grad = None
+        return loss.detach()
+    compiled = cr.compile(step, fullgraph=True)
+    compiled(cr.tensor([1.0, -1.0, 1.0]))
+    with pytest.raises(cr.CaptureError, match="shape that depends on the values"):
+        compiled(cr.tensor([1.0, 1.0, -1.0]))
