@@ -63,3 +63,4 @@ from .serialization import load, save  # noqa: E402
 from . import compiler  # noqa: E402
 from .compile import CaptureError, compile  # noqa: E402
 from . import explain, viz  # noqa: E402  (tools for people: the step-by-step explainer, graph drawing)
+from .nn.functional import cosine_similarity, pairwise_distance  # noqa: E402  (torch.cosine_similarity too)

@@ -6,7 +6,7 @@ losses from ``functional_losses``. This module only gathers them under PyTorch's
 from ..ops.activation import (elu, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, mish, relu6, silu,
                               softmax, softplus)
 from ..ops.elementwise import relu, sigmoid, tanh
-from .functional_layers import (alpha_dropout, bilinear, celu, dropout, embedding, glu, group_norm, hardsigmoid,
+from .functional_layers import (alpha_dropout, bilinear, celu, cosine_similarity, pairwise_distance, dropout, embedding, glu, group_norm, hardsigmoid,
                                 hardswish, layer_norm, batch_norm, linear, normalize, one_hot, pad, selu, softmin,
                                 softsign, tanhshrink, threshold)
 from .functional_attention import multi_head_attention_forward, scaled_dot_product_attention
@@ -26,7 +26,7 @@ __all__ = ["relu", "relu_", "sigmoid", "tanh", "leaky_relu", "gelu", "softplus",
            "elu", "hardtanh", "relu6", "mish", "logsigmoid", "softmin", "tanhshrink", "softsign", "hardsigmoid",
            "hardswish", "selu", "celu", "glu", "threshold",
            "linear", "bilinear", "dropout", "alpha_dropout", "embedding", "one_hot", "layer_norm", "batch_norm",
-           "group_norm", "normalize", "pad",
+           "group_norm", "normalize", "pad", "cosine_similarity", "pairwise_distance",
            "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div",
            "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "fold", "unfold",

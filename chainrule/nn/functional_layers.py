@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd import grad_mode
 from ..autograd.engine import record
+from ..compiler import is_compiling
 from ..ops.index import index_put_into_zeros
 from ..ops.linalg import matmul_tn
 from ..tensor import Tensor, _make
@@ -150,7 +151,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
                            f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)")
     W = weight._array
     n = W.shape[0]
-    if I.size and (I.min() < 0 or I.max() >= n):
+    if I.size and not is_compiling() and (I.min() < 0 or I.max() >= n):   # skipped while a step is captured
         bad = I.max() if I.max() >= n else I.min()
         raise IndexError(f"index {int(bad)} is out of range for an Embedding with {n} rows (indices must be in "
                          f"[0, {n - 1}])")
@@ -329,6 +330,19 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(‖input‖_p, eps)`` along ``dim``: unit vectors (zero vectors stay zero)."""
     return input / input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """Cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast first), each norm at least
+    ``eps``: Σ (x1 / max(‖x1‖, eps)) · (x2 / max(‖x2‖, eps))."""
+    n1 = x1.norm(2, dim, keepdim=True).clamp_min(eps)
+    n2 = x2.norm(2, dim, keepdim=True).clamp_min(eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """‖x1 − x2 + eps‖_p along the last dim."""
+    return (x1 - x2 + eps).norm(p, -1, keepdim)
 
 
 # ----- padding ------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from .index import (gather, index_select, masked_fill, masked_select, nonzero, s
 from .linalg import bmm, dot, einsum, matmul, mm, mv, outer
 from .reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, logsumexp, max, mean,
                      min, norm, prod, std, std_mean, sum, var, var_mean)
+from .compose import (addmm, baddbmm, diff, fmod, index_add, index_add_, index_fill, index_fill_, meshgrid,
+                      nansum, repeat_interleave, scatter_, scatter_add_, tile)
 from .sort import argsort, bincount, median, sort, topk, unique
 from .shape import (broadcast_tensors, broadcast_to, cat, chunk, concat, concatenate, expand, flatten,
                     flip, hstack, narrow, permute, repeat, reshape, roll, select, split, squeeze, stack,
@@ -51,6 +53,8 @@ _METHODS = [
     "select", "split", "squeeze", "swapaxes", "t", "transpose", "tril", "triu", "unbind", "unflatten",
     "unsqueeze", "view", "softmax", "log_softmax",
     "argsort", "bincount", "median", "sort", "topk", "unique",
+    "tile", "repeat_interleave", "addmm", "baddbmm", "fmod", "nansum", "diff", "index_add", "index_fill",
+    "scatter_", "scatter_add_", "index_add_", "index_fill_",
 ]
 for _name in _METHODS:
     setattr(Tensor, _name, globals()[_name])

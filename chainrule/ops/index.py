@@ -121,8 +121,12 @@ def scatter(x, dim, index, src=None, value=None):
     if not isinstance(src, Tensor):
         return where(_make(mask), src, x)
     src = src[tuple(slice(0, n) for n in I.shape)] if src.shape != I.shape else src
-    placed = index_put_into_zeros(src, x._array.shape, full, True)
-    return where(_make(mask), placed, x)
+    # Where an index repeats, the last write wins (as on PyTorch's CPU; its docs leave it undefined);
+    # every src element still gets the gradient of the position it was written to.
+    out = x._array.copy()
+    out[full] = src._array
+    kept = _make(~mask)
+    return record(out, "ScatterBackward0", (x, src), lambda g: (g * kept, g[full]), saved=())
 
 
 def index_select(x, dim, index):
