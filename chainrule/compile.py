@@ -24,7 +24,6 @@ or dtypes trigger a new trace.
 """
 import functools
 import sys
-
 import warnings
 
 import numpy as np

@@ -5,10 +5,10 @@ and an input requires grad, that attaches a ``Node`` to the output: the node hol
 backward rule (a closure written in Tensor ops, so it is itself differentiable) and one edge per
 input pointing at the node that produced that input (or at the leaf's ``AccumulateGrad``).
 
-``run_backward`` walks the graph from the outputs in reverse topological order. The order is found
-iteratively (Kahn's algorithm over dependency counts), never by recursion, so a 100,000-op chain
-backprops. Broadcasting is undone in one place, here: a gradient whose shape differs from its
-input's is summed back to that shape before it is passed on.
+``run_backward`` walks the graph from the outputs in reverse topological order, iteratively (a heap
+of pending nodes keyed by creation order; never recursion), so a 100,000-op chain backprops.
+Broadcasting is undone in one place, here: a gradient whose shape differs from its input's is
+summed back to that shape before it is passed on.
 """
 import itertools
 import weakref
@@ -62,11 +62,6 @@ class Node:
         self.out_data = out_data
         if anomaly.enabled:
             self.stack = anomaly.forward_stack()
-
-    @property
-    def frees(self):
-        """Ops that hold tensors free them after backward; stateless ones can run again."""
-        return bool(self.saved) or self.out_data is not None
 
     def name(self):
         return self._name
