@@ -41,14 +41,24 @@ def lib_mlp(lib, sizes, lr, momentum):
     return model, lib.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
 
 
-def lib_train(lib, model, optimizer, batches):
-    """One pass over ``batches`` [(x, y)]; returns the observables (last loss, all parameters)."""
+def train_step(lib, model, optimizer):
+    """The training step of W2 and W3, as a function (so the captured variant runs the same code)."""
     cross_entropy = lib.nn.functional.cross_entropy
-    for x, y in batches:
+
+    def step(x, y):
         loss = cross_entropy(model(x), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        return loss.detach()
+    return step
+
+
+def lib_train(lib, model, optimizer, batches):
+    """One pass over ``batches`` [(x, y)]; returns the observables (last loss, all parameters)."""
+    step = train_step(lib, model, optimizer)
+    for x, y in batches:
+        loss = step(x, y)
     return observe(loss, *model.parameters())
 
 

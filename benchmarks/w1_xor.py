@@ -23,32 +23,8 @@ def initial_weights():
     return [w1, b1, w2, b2]
 
 
-def lib_run(lib, epochs):
-    """Written once for torch and chainrule."""
-    x, y = lib.tensor(X), lib.tensor(Y)
-    params = [lib.tensor(p, requires_grad=True) for p in initial_weights()]
-    w1, b1, w2, b2 = params
-
-    def run():
-        for _ in range(epochs):
-            a1 = lib.sigmoid(x @ w1 + b1)
-            y_hat = lib.sigmoid(a1 @ w2 + b2)
-            loss = ((y_hat - y) ** 2).mean()
-            loss.backward()
-            with lib.no_grad():
-                for p in params:
-                    p -= LR * p.grad
-                    p.grad = None
-        return observe(loss, *params)
-
-    return run
-
-
-def compiled_run(lib, epochs):
-    """The same step captured once with ``chainrule.compile`` and replayed every epoch (the capture
-    happens while the run is built, like the model: the timed run is the steady state)."""
-    x, y = lib.tensor(X), lib.tensor(Y)
-    params = [lib.tensor(p, requires_grad=True) for p in initial_weights()]
+def xor_step(lib, params):
+    """One epoch of the essay's loop, as a function (so the captured variant runs the same code)."""
     w1, b1, w2, b2 = params
 
     def train_step(x, y):
@@ -61,8 +37,29 @@ def compiled_run(lib, epochs):
                 p -= LR * p.grad
                 p.grad = None
         return loss.detach()
+    return train_step
 
-    step = lib.compile(train_step, fullgraph=True)
+
+def lib_run(lib, epochs):
+    """Written once for torch and chainrule."""
+    x, y = lib.tensor(X), lib.tensor(Y)
+    params = [lib.tensor(p, requires_grad=True) for p in initial_weights()]
+    step = xor_step(lib, params)
+
+    def run():
+        for _ in range(epochs):
+            loss = step(x, y)
+        return observe(loss, *params)
+
+    return run
+
+
+def compiled_run(lib, epochs):
+    """The same step captured once with ``chainrule.compile`` and replayed every epoch (the capture
+    happens while the run is built, like the model: the timed run is the steady state)."""
+    x, y = lib.tensor(X), lib.tensor(Y)
+    params = [lib.tensor(p, requires_grad=True) for p in initial_weights()]
+    step = lib.compile(xor_step(lib, params), fullgraph=True)
     # Steady state: warm up, trace and replay once before timing, then put the weights back.
     for _ in range(3):
         step(x, y)
