@@ -51,7 +51,10 @@ def linear(input, weight, bias=None):
                            f"{W.shape[-1]}")
     out = X @ W.T
     if bias is not None:
-        out = out + bias._array
+        if out.ndim:
+            out += bias._array   # out is a fresh array: add in place, no second (batch × out) buffer
+        else:
+            out = out + bias._array
     need_x, need_w = input.requires_grad, weight.requires_grad
     need_b = bias is not None and bias.requires_grad
 
