@@ -3,7 +3,6 @@ import contextlib
 import io
 import os
 import re
-import time
 
 TUTORIAL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "tutorial.md")
 
@@ -29,12 +28,10 @@ def test_every_python_block_runs_in_order():
     blocks = python_blocks(text)
     assert len(blocks) >= 10
     namespace = {"__name__": "tutorial"}
-    start = time.perf_counter()
     for line, code in blocks:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             exec(compile(code, f"{TUTORIAL}:{line}", "exec"), namespace)
-    assert time.perf_counter() - start < 30
     # The blocks' own asserts check the numbers; spot-check what the last ones printed too.
     assert namespace["accuracy"] > 0.85
     assert "relu" in out.getvalue() and "(input side)" in out.getvalue()
