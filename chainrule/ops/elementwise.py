@@ -9,6 +9,7 @@ import math
 from .._backend import xp as np
 
 from .. import dtypes
+from ..autograd import grad_mode
 from ._common import (Tensor, _make, broadcast_error, float_array, operands, record,
                       requires, tensors, to_tensor)
 
@@ -53,8 +54,11 @@ def rsub(a, b, *, alpha=1):
 
 def mul(a, b):
     a, b, A, B = operands(a, b)
+    out = _apply(np.multiply, a, b, A, B)
+    if not grad_mode.enabled:   # e.g. inside a backward pass: no rule to build (the hottest path)
+        return _make(out)
     ra, rb = requires(a), requires(b)
-    return record(_apply(np.multiply, a, b, A, B), "MulBackward0", (a, b),
+    return record(out, "MulBackward0", (a, b),
                   lambda g: (g * b if ra else None, g * a if rb else None),
                   saved=tensors(b if ra else None, a if rb else None))
 
@@ -69,8 +73,11 @@ def div(a, b, *, rounding_mode=None):
         A = np.asarray(A).astype(dtypes.get_default_dtype().np)   # true division of integers is float
         if isinstance(B, np.ndarray):   # both sides: float32 / int64 would give float64 in NumPy
             B = B.astype(A.dtype)
+    out = _apply(np.true_divide, a, b, A, B)
+    if not grad_mode.enabled:   # no rule to build (see mul)
+        return _make(out)
     ra, rb = requires(a), requires(b)
-    return record(_apply(np.true_divide, a, b, A, B), "DivBackward0", (a, b),
+    return record(out, "DivBackward0", (a, b),
                   lambda g: (g / b if ra else None, -(g * a) / (b * b) if rb else None),
                   saved=tensors(b, a if rb else None))
 
