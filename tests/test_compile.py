@@ -376,3 +376,33 @@ def test_results_whose_shape_depends_on_the_values_are_refused():
     compiled(cr.tensor([1.0, -1.0, 1.0]))
     with pytest.raises(cr.CaptureError, match="shape that depends on the values"):
         compiled(cr.tensor([1.0, 1.0, -1.0]))
+
+
+def test_conv_on_the_stride1_grid_path_matches_eager():
+    """Conv2d(8, 8, 3, padding=1) has 72 GEMM rows: the padded-grid convolution, captured."""
+    nn = cr.nn
+
+    def setup():
+        cr.manual_seed(3)
+        model = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 5 * 5, 3))
+        opt = cr.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return model, step
+
+    rng = np.random.default_rng(4)
+    batches = [(cr.tensor(rng.standard_normal((4, 8, 5, 5)).astype(np.float32)), cr.tensor(rng.integers(0, 3, 4)))
+               for _ in range(8)]
+    eager_model, eager_step = setup()
+    model, step = setup()
+    compiled = cr.compile(step, fullgraph=True)
+    for x, y in batches:
+        np.testing.assert_allclose(compiled(x, y).item(), eager_step(x, y).item(), rtol=1e-5)
+    assert None not in compiled.programs.values()
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)

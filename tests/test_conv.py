@@ -149,6 +149,48 @@ def test_double_backward_matches_torch(name, kwargs):
         assert_same(a, b, what)
 
 
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(padding="same", dilation=2), dict(padding=0, groups=2)])
+def test_stride1_grid_path_double_backward_matches_torch(kwargs):
+    """Stride 1 with C_in/groups x k x k >= 64 GEMM rows takes the padded-grid path; its backward
+    of the backward (grid_conv_transpose, grid_col2im) against torch's."""
+    rng = np.random.default_rng(2)
+    groups = kwargs.get("groups", 1)
+    xa = rng.standard_normal((2, 16 if groups == 2 else 8, 6, 5))
+    wa = rng.standard_normal((6, 8, 3, 3))
+    results = []
+    for lib, fn in ((chainrule, CF.conv2d), (torch, TF.conv2d)):
+        x, w = lib.tensor(xa, requires_grad=True), lib.tensor(wa, requires_grad=True)
+        b = lib.tensor(np.arange(6.0), requires_grad=True)
+        out = fn(x, w, b, **kwargs)
+        up = lib.tensor(np.sin(np.arange(out.numel())).reshape(tuple(out.shape)))
+        gx, gw, gb = lib.autograd.grad(out, (x, w, b), up, create_graph=True)
+        v = lib.tensor(np.cos(np.arange(gx.numel())).reshape(tuple(gx.shape)))
+        ((gx * v).sum() + (gw * gw).sum()).backward()   # (d out/d b does not depend on b)
+        results.append((out, gb, x.grad, w.grad))
+    for a, b, what in zip(results[0], results[1], ("output", "bias grad", "x.grad", "w.grad")):
+        assert_same(a, b, what)
+
+
+def test_stride1_grid_path_gradgradcheck_and_channel_blocks(monkeypatch):
+    """gradgradcheck on the grid path, with a block size so small that the input gradient is built
+    over several channel blocks."""
+    rng = np.random.default_rng(3)
+    x = chainrule.tensor(rng.standard_normal((1, 8, 4, 3)), requires_grad=True)
+    w = chainrule.tensor(rng.standard_normal((2, 8, 3, 3)), requires_grad=True)
+    fn = lambda x, w: CF.conv2d(x, w, padding=1)  # noqa: E731
+    assert 8 * 9 >= CF._GRID_MIN_ROWS
+    assert chainrule.autograd.gradcheck(fn, (x, w))
+    assert chainrule.autograd.gradgradcheck(fn, (x, w))
+    monkeypatch.setattr(CF, "_CHUNK_BYTES", 64)
+    out = fn(x, w)
+    up = rng.standard_normal(tuple(out.shape))
+    gx, gw = chainrule.autograd.grad(out, (x, w), chainrule.tensor(up))
+    xt, wt = torch.tensor(x.detach().numpy(), requires_grad=True), torch.tensor(w.detach().numpy(), requires_grad=True)
+    tx, tw = torch.autograd.grad(TF.conv2d(xt, wt, padding=1), (xt, wt), torch.tensor(up))
+    assert_same(gx, tx, "x.grad with several channel blocks")
+    assert_same(gw, tw, "w.grad")
+
+
 # ----- modules ------------------------------------------------------------------------------------
 def _copy_params(cr_module, th_module):
     """Give the torch module chainrule's (randomly initialised) parameters, by name."""

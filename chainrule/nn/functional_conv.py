@@ -14,6 +14,14 @@ pieces: the input gradient of a convolution is col2im of ``W^T @ g`` (a transpos
 its weight gradient is ``g @ cols^T`` (a correlation of input and output gradient). Because every
 backward rule is itself written in these differentiable ops, gradients of gradients work.
 
+A stride-1 convolution with enough GEMM rows (C_in/groups * kh*kw >= 64) takes a faster route
+with the same maths, on the "grid" layout (C, N, *padded spatial): ``to_grid`` (pad + swap batch
+and channels) -> ``grid_conv`` (``grid_im2col``, whose copies run along whole flattened rows, and
+one large GEMM instead of one per image) -> ``from_grid`` (crop + swap back + bias). Its pieces are
+primitives too, each the adjoint of another (to_grid/from_grid, grid_im2col/grid_col2im,
+grid_conv/grid_conv_transpose), so double backward works the same way. On the W6 benchmark
+(64x32x16x16 -> 64 channels, 3x3) it takes forward+backward from ~39 to ~27 ms.
+
 Spatial dims are handled generically (1-D and 2-D share the code), so ``conv1d`` is ``conv2d``'s
 code with one spatial dim.
 """
@@ -122,6 +130,189 @@ def col2im(cols, spatial, kernel, stride, dilation):
                   lambda g: (im2col(g, kernel, stride, dilation),))
 
 
+# ----- primitives for stride-1 convolution on the padded grid -------------------------------------
+# A stride-1 convolution reads, for output pixel p and kernel offset k, the padded input at p + shift_k.
+# Flatten the padded image row-major and compute the output at *every* column of the padded width (the
+# few columns past the true output width are thrown away at the end): then each kernel offset is one
+# fixed shift of the flat image, so im2col copies and col2im adds whole contiguous rows, never the
+# short ones of width W. Channels go first and the batch second, (C, N, *grid): the columns of all
+# images then sit side by side and each matmul of the convolution is one large GEMM, not N small
+# ones, and the layout change to and from (N, C, ...) rides on the padding copy and the crop copy
+# that are needed anyway.
+def to_grid(x, before, after):
+    """(N, C, *S) -> (C, N, *(before + S + after)): zero-padded, batch and channel dims swapped.
+
+    Backward is ``from_grid`` (crop and swap back), its adjoint.
+    """
+    A = x._array
+    N, C = A.shape[:2]
+    spatial = A.shape[2:]
+    grid = tuple(b + n + a for b, n, a in zip(before, spatial, after))
+    out = np.zeros((C, N) + grid, dtype=A.dtype)
+    out[(slice(None), slice(None)) + tuple(slice(b, b + n) for b, n in zip(before, spatial))] = A.swapaxes(0, 1)
+    return record(out, "ConvGridBackward0", (x,), lambda g: (from_grid(g, before, spatial),))
+
+
+def from_grid(y, before, size, bias=None):
+    """(C, N, *grid) -> (N, C, *size): the window at ``before`` of extent ``size``, dims swapped back,
+    plus ``bias`` (C,) per channel if given (added during the copy, not in a pass of its own).
+
+    One contiguous copy. Backward is ``to_grid`` (zero-pad and swap), its adjoint; the bias gets
+    the gradient summed over everything but the channel dim.
+    """
+    A = y._array
+    grid = A.shape[2:]
+    window = A[(slice(None), slice(None)) + tuple(slice(b, b + n) for b, n in zip(before, size))].swapaxes(0, 1)
+    if bias is None:
+        out = np.ascontiguousarray(window)
+    else:   # a copy even when the window is contiguous already, then the bias added in place
+        out = window.copy(order="C")
+        out += bias._array.reshape((-1,) + (1,) * len(size))
+    after = tuple(g - b - n for g, b, n in zip(grid, before, size))
+    reduce_dims = (0,) + tuple(range(2, 2 + len(size)))
+    return record(out, "ConvCropBackward0", (y, bias),
+                  lambda g: (to_grid(g, before, after) if y._requires_grad else None,
+                             g.sum(reduce_dims) if bias is not None and bias._requires_grad else None))
+
+
+def _grid_shifts(grid, kernel, dilation):
+    """Flat offsets (row-major over ``grid``) of every kernel offset, in (k_0, k_1, ...) order."""
+    row_strides = [_prod(grid[i + 1:]) for i in range(len(grid))]
+    return [sum(o * d * r for o, d, r in zip(offset, dilation, row_strides))
+            for offset in itertools.product(*(range(k) for k in kernel))]
+
+
+def grid_im2col(x, kernel, dilation, rows):
+    """(C, N, *grid) -> (C, K, N, L): entry [c, k, n, l] is the flat image x[c, n] at shift_k + l.
+
+    L = rows * prod(grid[1:]): ``rows`` output rows, each the full grid width. One strided view
+    (kernel offsets as extra dims), one copy whose inner runs are L contiguous elements.
+    Backward is ``grid_col2im``.
+    """
+    A = np.ascontiguousarray(x._array)
+    C, N = A.shape[:2]
+    grid = A.shape[2:]
+    kernel, dilation = tuple(kernel), tuple(dilation)
+    row = _prod(grid[1:])
+    L = rows * row
+    if _grid_shifts(grid, kernel, dilation)[-1] + L > _prod(grid):
+        raise RuntimeError(f"grid_im2col: grid {grid} too small for kernel {kernel} with {rows} rows")
+    item = A.itemsize
+    elem = [r * item for r in (_prod(grid[i + 1:]) for i in range(len(grid)))]
+    view = as_strided(A, (C,) + kernel + (N, L),
+                      (A.strides[0],) + tuple(e * d for e, d in zip(elem, dilation)) + (A.strides[1], item),
+                      writeable=False)
+    cols = np.ascontiguousarray(view).reshape(C, _prod(kernel), N, L)
+    return record(cols, "ConvIm2ColBackward0", (x,), lambda g: (grid_col2im(g, grid, kernel, dilation),))
+
+
+def grid_col2im(cols, grid, kernel, dilation):
+    """The adjoint of ``grid_im2col``: (C, K, N, L) -> (C, N, *grid), each kernel offset's block added
+    at its shift (one contiguous-row add per offset, over all channels and images at once).
+    Backward is ``grid_im2col``.
+    """
+    A = cols._array
+    C, K, N, L = A.shape
+    grid, kernel, dilation = tuple(grid), tuple(kernel), tuple(dilation)
+    row = _prod(grid[1:])
+    result = np.zeros((C, N, _prod(grid)), dtype=A.dtype)
+    for k, shift in enumerate(_grid_shifts(grid, kernel, dilation)):
+        result[:, :, shift:shift + L] += A[:, k]
+    result = result.reshape((C, N) + grid)
+    return record(result, "ConvCol2ImBackward0", (cols,),
+                  lambda g: (grid_im2col(g, kernel, dilation, L // row),))
+
+
+def grid_conv(x, w, kernel, dilation, rows):
+    """The convolution on the grid: (C, N, *grid) input, (G, O/G, C/G*K) weight -> (G, O/G, N*L).
+
+    ``w @ grid_im2col(x)`` as one op, so that its input gradient can be ``grid_conv_transpose``
+    (matmul and col2im fused a block of channels at a time, never the whole (C*K, N*L) column
+    gradient in memory).
+    The weight gradient ``g @ colsᵀ`` is computed as ``(cols @ gᵀ)ᵀ``, which BLAS runs faster when
+    the contraction (every output pixel) is long.
+    """
+    G = w._array.shape[0]
+    grid = x._array.shape[2:]
+    cols = grid_im2col(x, kernel, dilation, rows)
+    C, K, N, L = cols._array.shape
+    cols = cols.reshape(G, C // G * K, N * L)
+
+    def backward(g):
+        return (grid_conv_transpose(g, w, grid, kernel, dilation, rows) if x._requires_grad else None,
+                (cols @ g.mT).mT if w._requires_grad else None)
+    return record(np.matmul(w._array, cols._array), "ConvolutionBackward0", (x, w), backward,
+                  saved=(w,))
+
+
+# Channels per GEMM in grid_conv_transpose: at most about this many bytes of column gradient at a
+# time. The whole (C*K, N*L) product costs more in fresh memory than it gains in GEMM efficiency
+# (and larger pieces measured markedly slower here); much smaller pieces make the GEMMs too thin.
+_CHUNK_BYTES = 4 * 2**20
+
+
+def grid_conv_transpose(g, w, grid, kernel, dilation, rows):
+    """The adjoint of ``grid_conv`` in its input: ``grid_col2im(wᵀ @ g)``, (G, O/G, N*L) -> (C, N, *grid).
+
+    Done a block of input channels at a time: one GEMM for the block's column gradient (a few
+    MiB, reused), then its kernel offsets added at their shifts, so the whole (C*K, N*L) product
+    is never held in memory. (A loop over channel blocks and kernel offsets, never over pixels.)
+    """
+    A, W = g._array, w._array
+    G, Og, NL = A.shape
+    grid, kernel, dilation = tuple(grid), tuple(kernel), tuple(dilation)
+    K = _prod(kernel)
+    Cg = W.shape[2] // K
+    L = rows * _prod(grid[1:])
+    C, N = G * Cg, NL // L
+    shifts = _grid_shifts(grid, kernel, dilation)
+    result = np.zeros((G, Cg, N, _prod(grid)), dtype=A.dtype)
+    step = max(1, min(Cg, _CHUNK_BYTES // max(1, K * NL * A.itemsize)))
+    buffer = np.empty((G, step * K, NL), dtype=A.dtype)
+    for c0 in range(0, Cg, step):
+        c1 = min(Cg, c0 + step)
+        part = buffer[:, :(c1 - c0) * K]
+        np.matmul(W[:, :, c0 * K:c1 * K].swapaxes(1, 2), A, out=part)    # (G, block*K, N*L)
+        blocks = part.reshape(G, c1 - c0, K, N, L)
+        target = result[:, c0:c1]
+        for k, shift in enumerate(shifts):
+            target[:, :, :, shift:shift + L] += blocks[:, :, k]
+    result = result.reshape((C, N) + grid)
+
+    def backward(h):
+        cols = grid_im2col(h, kernel, dilation, rows).reshape(G, Cg * K, NL)
+        return (w @ cols if g._requires_grad else None,
+                (cols @ g.mT).mT if w._requires_grad else None)
+    return record(result, "ConvolutionBackward1", (g, w), backward, saved=(g, w))
+
+
+# The grid path pays an extra copy of the output (and of its gradient) for its layout change; with
+# few rows in the GEMM (first layers on RGB images, depthwise convolutions) that copy outweighs the
+# gain, and the general path is faster.
+_GRID_MIN_ROWS = 64
+
+
+def _conv_stride1(input, weight, bias, pads, dilation, groups):
+    """Stride-1 convolution on the padded grid: to_grid, grid_im2col, one GEMM per group,
+    from_grid. Same result as the general path (pad, im2col, batched matmul), fewer and longer copies."""
+    N, C = input.shape[:2]
+    O, Cg = weight.shape[:2]
+    kernel = tuple(weight.shape[2:])
+    padded = tuple(lo + n + hi for (lo, hi), n in zip(pads, input.shape[2:]))
+    out = tuple(p - d * (k - 1) for p, k, d in zip(padded, kernel, dilation))
+    # The last kernel offset reads past the padded image by the extra columns of the wide rows: a
+    # few more zero rows at the bottom keep every shifted read inside the buffer.
+    row = _prod(padded[1:])
+    overrun = _grid_shifts(padded, kernel, dilation)[-1] + out[0] * row - _prod(padded)
+    extra_rows = -(-overrun // row) if overrun > 0 else 0
+    after = (pads[0][1] + extra_rows,) + tuple(hi for _, hi in pads[1:])
+    xg = to_grid(input, tuple(lo for lo, _ in pads), after)              # (C, N, *grid)
+    w = weight.reshape(groups, O // groups, Cg * _prod(kernel))
+    y = grid_conv(xg, w, kernel, dilation, out[0])                       # (G, O/G, N*L)
+    y = y.reshape((O, N, out[0]) + padded[1:])                           # (O, N, rows, *grid width)
+    return from_grid(y, (0,) * len(out), out, bias)
+
+
 # ----- unfold / fold (PyTorch's names for im2col / col2im) ----------------------------------------
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Extract sliding blocks: (N, C, H, W) -> (N, C*kh*kw, L), as ``torch.nn.functional.unfold``."""
@@ -224,8 +415,13 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op):
         pads = [(p, p) for p in _ntuple(padding, nd, "padding")]
         if any(p < 0 for p, _ in pads):
             raise RuntimeError(f"{op}: negative padding is not supported (padding={padding})")
+    padded = tuple(lo + n + hi for (lo, hi), n in zip(pads, input.shape[2:]))
+    _check_fits(padded, kernel, dilation, op, input.shape, [p for p, _ in pads])
+    if all(s == 1 for s in stride) and Cg * _prod(kernel) >= _GRID_MIN_ROWS:
+        fused = bias is None or bias.dtype == input.dtype     # else the add below promotes, as before
+        out = _conv_stride1(input, weight, bias if fused else None, pads, dilation, groups)
+        return out if fused else out + bias.reshape((1, O) + (1,) * nd)
     xp = pad(input, pads)
-    _check_fits(tuple(xp.shape[2:]), kernel, dilation, op, input.shape, [p for p, _ in pads])
     cols = im2col(xp, kernel, stride, dilation)                     # (N, C*K, L)
     L = cols.shape[2]
     cols = cols.reshape(N, groups, Cg * _prod(kernel), L)
