@@ -374,21 +374,26 @@ def _same_padding(kernel, dilation, stride, op):
     return pads
 
 
+def _check_ranks(input, weight, nd, op, weight_layout):
+    """The checks convolution and transposed convolution share: batched input, weight rank, one dtype."""
+    if input.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, but got "
+                           f"input of size: {list(input.shape)}")
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-D ({weight_layout}, *kernel), but got "
+                           f"weight of size {list(weight.shape)}")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"{op}: input type ({input.dtype}) and weight type ({weight.dtype}) should be the "
+                           f"same; convert one with .to(...)")
+
+
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op):
     """Convolution over ``nd`` spatial dims: pad, im2col, one batched matmul, add the bias."""
     _check_tensor(input, "input", op)
     _check_tensor(weight, "weight", op)
     if input.ndim == nd + 1:   # unbatched (C, *S)
         return _conv(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups, nd, op).squeeze(0)
-    if input.ndim != nd + 2:
-        raise RuntimeError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, but got "
-                           f"input of size: {list(input.shape)}")
-    if weight.ndim != nd + 2:
-        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-D (out_channels, in_channels/groups, "
-                           f"*kernel), but got weight of size {list(weight.shape)}")
-    if input.dtype != weight.dtype:
-        raise RuntimeError(f"{op}: input type ({input.dtype}) and weight type ({weight.dtype}) should be the "
-                           f"same; convert one with .to(...)")
+    _check_ranks(input, weight, nd, op, "out_channels, in_channels/groups")
     stride, dilation = _ntuple(stride, nd, "stride"), _ntuple(dilation, nd, "dilation")
     N, C = input.shape[:2]
     O, Cg = weight.shape[:2]
@@ -461,15 +466,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     if input.ndim == nd + 1:
         return _conv_transpose(input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups,
                                dilation, nd, op).squeeze(0)
-    if input.ndim != nd + 2:
-        raise RuntimeError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, but got "
-                           f"input of size: {list(input.shape)}")
-    if weight.ndim != nd + 2:
-        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-D (in_channels, out_channels/groups, "
-                           f"*kernel), but got weight of size {list(weight.shape)}")
-    if input.dtype != weight.dtype:
-        raise RuntimeError(f"{op}: input type ({input.dtype}) and weight type ({weight.dtype}) should be the "
-                           f"same; convert one with .to(...)")
+    _check_ranks(input, weight, nd, op, "in_channels, out_channels/groups")
     stride, dilation = _ntuple(stride, nd, "stride"), _ntuple(dilation, nd, "dilation")
     padding, output_padding = _ntuple(padding, nd, "padding"), _ntuple(output_padding, nd, "output_padding")
     N, C = input.shape[:2]
