@@ -66,10 +66,7 @@ class Tensor:
         else:
             shape = tuple(int(a) for a in args)
             array = np.zeros(shape, (dtypes.to_dtype(dtype) if dtype else dtypes.get_default_dtype()).np)
-        other = _make(array)
-        for name in ("_array", "_requires_grad", "grad_fn", "_grad", "_vc", "_hooks",
-                     "_post_accumulate_hooks", "_accum", "_is_view"):
-            setattr(self, name, getattr(other, name))
+        self._copy_state(_make(array))
         if requires_grad:
             self.requires_grad = True
 

@@ -57,6 +57,12 @@ def _mlp_setup(momentum=0.9):
     return model, opt, step
 
 
+def _assert_same_parameters(model, eager_model, atol=1e-7):
+    """The compiled copy ended where the eager copy did."""
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=atol)
+
+
 def _batches(n, sizes):
     rng = np.random.default_rng(0)
     return [(cr.tensor(rng.standard_normal((b, 8)).astype(np.float32)), cr.tensor(rng.integers(0, 3, b)))
@@ -71,8 +77,7 @@ def test_mlp_sgd_momentum_matches_eager_with_changing_batches_and_shapes():
     compiled = cr.compile(step, fullgraph=True)
     got = [compiled(x, y).item() for x, y in batches]
     np.testing.assert_allclose(got, eager, rtol=1e-5, atol=1e-7)
-    for p, q in zip(model.parameters(), eager_model.parameters()):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-7)
+    _assert_same_parameters(model, eager_model)
 
 
 def test_changing_the_learning_rate_makes_a_new_trace():
@@ -155,8 +160,7 @@ def test_replacing_the_state_makes_a_new_trace():
                 for p in m.parameters():
                     p.data = p.data * 0.5
         np.testing.assert_allclose(compiled(x, y).item(), eager_step(x, y).item(), rtol=1e-5)
-    for p, q in zip(model.parameters(), eager_model.parameters()):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-7)
+    _assert_same_parameters(model, eager_model)
 
 
 # ----- regressions: replays that once differed silently from eager mode ------------------------------------------
@@ -404,5 +408,4 @@ def test_conv_on_the_stride1_grid_path_matches_eager():
     for x, y in batches:
         np.testing.assert_allclose(compiled(x, y).item(), eager_step(x, y).item(), rtol=1e-5)
     assert None not in compiled.programs.values()
-    for p, q in zip(model.parameters(), eager_model.parameters()):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+    _assert_same_parameters(model, eager_model, atol=1e-6)
