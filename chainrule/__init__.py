@@ -64,3 +64,8 @@ from . import compiler  # noqa: E402
 from .compile import CaptureError, compile  # noqa: E402
 from . import explain, viz  # noqa: E402  (tools for people: the step-by-step explainer, graph drawing)
 from .nn.functional import cosine_similarity, pairwise_distance  # noqa: E402  (torch.cosine_similarity too)
+from ._as_torch import install_as_torch  # noqa: E402  (`import torch` gives chainrule; `chainrule run` uses it)
+from ._pytorch_api import module_getattr as _module_getattr  # noqa: E402
+
+# A name PyTorch has and chainrule lacks: "chainrule does not implement torch.fft yet", not a bare AttributeError.
+__getattr__ = _module_getattr(__name__)

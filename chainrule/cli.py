@@ -4,6 +4,7 @@
     chainrule explain xor               one backward pass, every number checked three ways
     chainrule graph                     the computation graph of the essay's loss (Graphviz DOT)
     chainrule gradflow --compare        vanishing gradients: sigmoid against ReLU, layer by layer
+    chainrule run prog.py [args...]     run an unmodified PyTorch program with `torch` bound to chainrule
 
 This module only parses arguments and prints; the work is done in ``chainrule.tools``,
 ``chainrule.explain`` and ``chainrule.viz``, which are usable from Python.
@@ -158,6 +159,14 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", metavar="FILE.png", help="plot the norms on a log scale; needs matplotlib")
     p.set_defaults(func=cmd_gradflow)
+
+    p = sub.add_parser("run", help="run an unmodified PyTorch program on chainrule (`import torch` gives chainrule)",
+                       description="Run PROGRAM as `python PROGRAM ARGS...` would, with `import torch` and every "
+                                   "torch.* module path served by chainrule. The program's folder comes first on "
+                                   "sys.path, __name__ is '__main__', and its exit status is this command's.")
+    p.add_argument("program", help="the Python file to run")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the program as sys.argv[1:]")
+    p.set_defaults(func=cmd_run)
     return parser
 
 
@@ -364,6 +373,12 @@ def cmd_gradflow(args):
         gradflow.plot(results, args.plot)
         print(f"Wrote {args.plot}")
     return 0
+
+
+# ----- run --------------------------------------------------------------------------------------------------
+def cmd_run(args):
+    from .tools.run import run_program
+    return run_program(args.program, args.args)
 
 
 # ----- entry point ------------------------------------------------------------------------------------------

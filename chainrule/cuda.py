@@ -15,3 +15,7 @@ def manual_seed(seed):
 
 def manual_seed_all(seed):
     """See ``manual_seed``."""
+
+from ._pytorch_api import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)   # a PyTorch name chainrule lacks: say so, naming it

@@ -11,6 +11,7 @@ exported as functions (``chainrule.exp(x)``): one definition serves both.
 from ._backend import xp as np
 
 from . import dtypes
+from ._pytorch_api import missing_attribute
 from .autograd import engine
 from .device import device as _device, check_device
 
@@ -69,6 +70,10 @@ class Tensor:
         self._copy_state(_make(array))
         if requires_grad:
             self.requires_grad = True
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: name PyTorch's method if PyTorch has it.
+        raise missing_attribute("chainrule.Tensor", name, f"'Tensor' object has no attribute '{name}'")
 
     # ----- what a tensor is -------------------------------------------------------------------
     @property

@@ -127,3 +127,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         out.append(g)
     return tuple(out)
 
+from .._pytorch_api import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)   # a PyTorch name chainrule lacks: say so, naming it

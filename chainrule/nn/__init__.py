@@ -14,3 +14,7 @@ from .modules import (GRU, LSTM, RNN, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgP
                       ConvTranspose1d, ConvTranspose2d, Dropout1d, Dropout2d, Dropout3d, GRUCell, LSTMCell, MaxPool1d,
                       MaxPool2d, MultiheadAttention, RNNBase, RNNCell)
 from .parameter import Buffer, Parameter
+
+from .._pytorch_api import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)   # a PyTorch name chainrule lacks: say so, naming it

@@ -33,3 +33,7 @@ __all__ = ["relu", "relu_", "sigmoid", "tanh", "leaky_relu", "gelu", "softplus",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "interpolate", "dropout1d", "dropout2d", "dropout3d", "scaled_dot_product_attention",
            "multi_head_attention_forward"]
+
+from .._pytorch_api import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)   # a PyTorch name chainrule lacks: say so, naming it

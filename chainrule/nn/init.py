@@ -205,3 +205,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     for c in range(cols):
         values[rng.permutation(rows)[:num_zeros], c] = 0
     return _fill(tensor, values)
+
+from .._pytorch_api import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)   # a PyTorch name chainrule lacks: say so, naming it

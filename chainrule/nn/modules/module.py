@@ -17,6 +17,7 @@ from collections import OrderedDict, namedtuple
 from ... import dtypes
 from ...autograd.grad_mode import no_grad
 from ...device import check_device
+from ..._pytorch_api import missing_attribute
 from ...tensor import Tensor
 from ..parameter import Buffer, Parameter
 
@@ -194,7 +195,8 @@ class Module:
         for registry in ("_parameters", "_buffers", "_modules"):
             if registry in d and name in d[registry]:
                 return d[registry][name]
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        raise missing_attribute("chainrule.nn.Module", name,
+                                f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name):
         for registry in (self._parameters, self._buffers, self._modules):

@@ -13,3 +13,7 @@ __all__ = [
     "Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
     "DataLoader", "default_collate", "default_convert",
 ]
+
+from ..._pytorch_api import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)   # a PyTorch name chainrule lacks: say so, naming it
