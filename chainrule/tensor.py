@@ -372,9 +372,10 @@ class Tensor:
         return self.__repr__()
 
     def __format__(self, spec):
-        if self._array.ndim == 0 and spec:
+        # PyTorch formats a 0-d tensor as its Python number (f"{loss}" is "2.5", not "tensor(2.5000)").
+        if self._array.ndim == 0:
             return self._array.item().__format__(spec)
-        return object.__format__(self, spec) if spec else self.__repr__()
+        return object.__format__(self, spec)
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:

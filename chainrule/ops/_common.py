@@ -1,4 +1,6 @@
 """What every op module needs: type promotion of operands, and small predicates."""
+import functools
+
 from .._backend import xp as np
 
 from .. import dtypes
@@ -95,6 +97,21 @@ def float_array(t):
     if A.dtype.kind != "f":
         return A.astype(dtypes.get_default_dtype().np)
     return A
+
+
+def numpy_argument_names(op):
+    """Let ``op`` take NumPy's argument names too, as PyTorch does: ``keepdims`` for ``keepdim``, ``axis`` for
+    ``dim`` (``x.sum(axis=1, keepdims=True)``)."""
+    def with_numpy_names(*args, **kwargs):
+        if "keepdims" in kwargs or "axis" in kwargs:
+            for numpy_name, name in (("keepdims", "keepdim"), ("axis", "dim")):
+                if numpy_name in kwargs:
+                    if name in kwargs:
+                        raise TypeError(f"{op.__name__}() got both {name!r} and its alias {numpy_name!r}")
+                    kwargs[name] = kwargs.pop(numpy_name)
+        return op(*args, **kwargs)
+    functools.update_wrapper(with_numpy_names, op)
+    return with_numpy_names
 
 
 def normalize_dims(dim, ndim):

@@ -3,7 +3,7 @@ rule of their own): tile, repeat_interleave, meshgrid, addmm, baddbmm, fmod, nan
 index_add, and the in-place scatter/index forms that optimizers and one-hot code use.
 """
 from .._backend import xp as np
-from ._common import Tensor, _make, to_tensor
+from ._common import Tensor, _make, numpy_argument_names, to_tensor
 from .elementwise import isnan, where
 from .index import index_put_into_zeros, index_select, scatter, scatter_add
 from .inplace import apply_inplace
@@ -71,6 +71,7 @@ def fmod(a, b):
     return a - quotient * b
 
 
+@numpy_argument_names
 def nansum(x, dim=None, keepdim=False, *, dtype=None):
     """``sum`` treating NaN as zero (and passing no gradient to NaN positions)."""
     return sum(where(isnan(x), 0.0, x), dim, keepdim, dtype=dtype)

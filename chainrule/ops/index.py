@@ -23,8 +23,8 @@ def normalize_index(idx):
                                  f"(got {i.dtype})")
             out.append(a)
             advanced = True
-        elif isinstance(i, (list, np.ndarray)):
-            a = np.asarray(i)
+        elif isinstance(i, (list, range, np.ndarray)):
+            a = np.asarray(i, dtype=np.int64) if isinstance(i, range) else np.asarray(i)   # an empty range too
             if a.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             out.append(a)

@@ -6,7 +6,7 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd import engine, grad_mode
-from ._common import Tensor, _make, normalize_dims, record, requires
+from ._common import Tensor, _make, normalize_dims, numpy_argument_names, record, requires
 from .elementwise import exp, sqrt, where
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
@@ -54,6 +54,7 @@ def sum_to(x, shape):
     return record(out, "SumToBackward", (x,), lambda g: (spread(g, in_shape),))
 
 
+@numpy_argument_names
 def sum(x, dim=None, keepdim=False, *, dtype=None):
     A = x._array
     dims = normalize_dims(dim, A.ndim)
@@ -64,6 +65,7 @@ def sum(x, dim=None, keepdim=False, *, dtype=None):
                   lambda g: (_expand_back(g, shape, dims, keepdim),))
 
 
+@numpy_argument_names
 def mean(x, dim=None, keepdim=False, *, dtype=None):
     A = x._array
     if dtype is not None:
@@ -84,6 +86,7 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
                   lambda g: (_expand_back(g / n, shape, dims, keepdim),))   # divide before spreading
 
 
+@numpy_argument_names
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance with Bessel's correction by default (``correction=1``), as PyTorch computes it."""
     if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
@@ -98,14 +101,17 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return sum(centred * centred, dims, keepdim=keepdim) / builtins.max(n - correction, 0)
 
 
+@numpy_argument_names
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
 
+@numpy_argument_names
 def var_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return var(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
 
 
+@numpy_argument_names
 def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
 
@@ -128,10 +134,12 @@ def _extreme(x, dim, keepdim, np_reduce, name):
     return record(out, name, (x,), backward, saved=(x,), save_output=True)
 
 
+@numpy_argument_names
 def amax(x, dim=(), keepdim=False):
     return _extreme(x, None if dim == () else dim, keepdim, np.max, "AmaxBackward0")
 
 
+@numpy_argument_names
 def amin(x, dim=(), keepdim=False):
     return _extreme(x, None if dim == () else dim, keepdim, np.min, "AminBackward0")
 
@@ -159,6 +167,7 @@ def _extreme_along(x, dim, keepdim, np_arg, name):
     return values_indices(record(values, name, (x,), backward), _make(idx.astype(np.int64)))
 
 
+@numpy_argument_names
 def max(x, dim=None, keepdim=False, *, other=None):
     """``max(x)``, ``max(x, dim)`` -> (values, indices), or ``max(x, other)`` (elementwise)."""
     if isinstance(dim, Tensor) or other is not None:
@@ -169,6 +178,7 @@ def max(x, dim=None, keepdim=False, *, other=None):
     return _extreme_along(x, dim, keepdim, np.argmax, "MaxBackward0")
 
 
+@numpy_argument_names
 def min(x, dim=None, keepdim=False, *, other=None):
     if isinstance(dim, Tensor) or other is not None:
         from .elementwise import minimum
@@ -191,13 +201,14 @@ def _arg(np_arg, name):
         out = np_arg(A, axis=d, keepdims=keepdim) if A.ndim else np.array(0)
         return _make(np.asarray(out, dtype=np.int64))
     op.__name__ = name
-    return op
+    return numpy_argument_names(op)
 
 
 argmax = _arg(np.argmax, "argmax")
 argmin = _arg(np.argmin, "argmin")
 
 
+@numpy_argument_names
 def prod(x, dim=None, keepdim=False, *, dtype=None):
     A = x._array if dtype is None else x._array.astype(dtypes.to_dtype(dtype).np)
     dims = normalize_dims(dim, A.ndim)
@@ -244,6 +255,7 @@ def _prod_of_others_differentiable(x, dims):
     return others.reshape(moved.shape).permute(tuple(int(i) for i in np.argsort(rest + list(dims))))
 
 
+@numpy_argument_names
 def logsumexp(x, dim, keepdim=False):
     """log(sum(exp(x))) without overflow: the max is taken out first."""
     A = x._array if x._array.dtype.kind == "f" else x._array.astype(dtypes.get_default_dtype().np)
@@ -295,10 +307,12 @@ def cumsum(x, dim, *, dtype=None):
     return record(out, "CumsumBackward0", (x,), lambda g: (g.flip(d).cumsum(d).flip(d) if g.ndim else g,))
 
 
+@numpy_argument_names
 def all(x, dim=None, keepdim=False):
     return _make(np.all(x._array, axis=normalize_dims(dim, x.ndim) if dim is not None else None, keepdims=keepdim))
 
 
+@numpy_argument_names
 def any(x, dim=None, keepdim=False):
     return _make(np.any(x._array, axis=normalize_dims(dim, x.ndim) if dim is not None else None, keepdims=keepdim))
 

@@ -7,7 +7,7 @@ import collections
 
 from .._backend import xp as np
 
-from ._common import _make, normalize_dims, to_tensor
+from ._common import _make, normalize_dims, numpy_argument_names, to_tensor
 from .index import gather
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
@@ -55,6 +55,7 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     return values_indices(gather(x, d, indices), indices)
 
 
+@numpy_argument_names
 def median(x, dim=None, keepdim=False):
     """The lower median (PyTorch's: no averaging of the middle two); with ``dim``, ``(values, indices)``."""
     A = x._array

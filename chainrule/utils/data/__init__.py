@@ -8,10 +8,14 @@ Loading happens in the calling process: there are no worker processes.
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+                      WeightedRandomSampler)
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
     "DataLoader", "default_collate", "default_convert",
+    "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
+    "BatchSampler",
 ]
 
 from ..._pytorch_api import module_getattr as _module_getattr  # noqa: E402

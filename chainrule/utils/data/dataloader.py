@@ -1,18 +1,16 @@
 """``DataLoader``: iterate over a dataset in (optionally shuffled) batches.
 
-Each epoch (each ``iter(loader)``) draws the sample order -- a fresh
-permutation when ``shuffle=True`` -- then yields ``collate_fn([dataset[i] for i
-in batch])`` for consecutive batches of indices.  The permutation comes from
-``generator`` if one is given, else from the global generator, so
+Each epoch (each ``iter(loader)``) walks the sampler -- ``RandomSampler`` when
+``shuffle=True``, else ``SequentialSampler``, or the one given -- grouped into
+batches by a ``BatchSampler``, and yields ``collate_fn([dataset[i] for i in
+batch])`` for each batch as it is drawn.  The shuffle comes from ``generator``
+if one is given, else from a seed drawn from the global generator, so
 ``chainrule.manual_seed(s)`` makes a run's batches reproducible.
 """
 
-import math
-
-import chainrule
-
 from .collate import default_collate, default_convert
 from .dataset import Subset, TensorDataset
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
 class DataLoader:
@@ -57,38 +55,21 @@ class DataLoader:
             raise ValueError(f"batch_size should be a positive integer value, but got "
                              f"batch_size={batch_size}")
 
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+
         self.dataset = dataset
         self.batch_size = batch_size
-        self.shuffle = bool(shuffle)
+        self.drop_last = drop_last
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self.num_workers = num_workers
-        self.drop_last = drop_last
         self.generator = generator
-        self._auto_batching = batch_size is not None or batch_sampler is not None
         if collate_fn is None:
-            collate_fn = default_collate if self._auto_batching else default_convert
+            collate_fn = default_collate if batch_sampler is not None else default_convert
         self.collate_fn = collate_fn
-
-    def _indices(self):
-        """This epoch's sample order."""
-        if self.sampler is not None:
-            return list(self.sampler)
-        n = len(self.dataset)
-        if self.shuffle:
-            return [int(i) for i in chainrule.randperm(n, generator=self.generator).numpy()]
-        return list(range(n))
-
-    def _batches_of_indices(self):
-        if self.batch_sampler is not None:
-            yield from self.batch_sampler
-            return
-        indices = self._indices()
-        for start in range(0, len(indices), self.batch_size):
-            batch = indices[start:start + self.batch_size]
-            if len(batch) < self.batch_size and self.drop_last:
-                return
-            yield batch
 
     def _fetch(self, batch):
         # Fast path: a batch of a TensorDataset (or of a Subset of one, as
@@ -103,20 +84,16 @@ class DataLoader:
         return self.collate_fn(samples)
 
     def __iter__(self):
-        if not self._auto_batching:
-            for i in self._indices():
+        # Index by index, as the sampler yields them: an endless sampler is an endless loader.
+        if self.batch_sampler is None:
+            for i in self.sampler:
                 yield self.collate_fn(self.dataset[i])
             return
-        for batch in self._batches_of_indices():
+        for batch in self.batch_sampler:
             yield self._fetch(batch)
 
     def __len__(self):
-        if self.batch_sampler is not None:
-            return len(self.batch_sampler)
-        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
-        if self.batch_size is None:
-            return n
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
 
 def _tensor_rows(dataset, indices):

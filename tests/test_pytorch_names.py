@@ -1,0 +1,77 @@
+"""Names PyTorch programs reach for, checked against PyTorch: NumPy's argument names on reductions,
+``range`` indexing, f-string formatting of tensors."""
+import pytest
+import torch
+
+import chainrule
+from oracle import check, nograd
+
+REDUCTIONS = ["sum", "mean", "amax", "amin", "prod", "std", "var", "logsumexp", "nansum"]
+
+
+@pytest.mark.parametrize("name", REDUCTIONS)
+def test_keepdims_and_axis_are_numpys_names_for_keepdim_and_dim(name):
+    check(lambda lib, x: getattr(lib, name)(x, axis=1, keepdims=True), [(3, 4)])
+    check(lambda lib, x: getattr(x, name)(1, keepdims=True), [(3, 4)])
+
+
+@pytest.mark.parametrize("name", ["max", "min", "median"])
+def test_keepdims_on_reductions_that_return_values_and_indices(name):
+    check(lambda lib, x: tuple(getattr(lib, name)(x, axis=0, keepdims=True)), [(3, 4)])
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin", "all", "any"])
+def test_keepdims_on_index_and_boolean_reductions(name):
+    check(lambda lib, x: getattr(lib, name)(x > 0, axis=1, keepdims=True) if name in ("all", "any")
+          else getattr(lib, name)(x, axis=1, keepdims=True), [nograd([[1., -2., 3.], [0., 5., -1.]])], grad=False)
+
+
+def test_var_mean_and_std_mean_take_keepdims():
+    check(lambda lib, x: tuple(lib.var_mean(x, 0, keepdims=True)), [(3, 4)])
+    check(lambda lib, x: tuple(lib.std_mean(x, 0, keepdims=True)), [(3, 4)])
+
+
+def test_an_argument_and_its_numpy_alias_together_is_an_error():
+    with pytest.raises(TypeError, match="keepdim"):
+        chainrule.ones(2, 2).sum(1, keepdim=True, keepdims=True)
+
+
+def test_indexing_with_a_range_reads_and_assigns_as_pytorch_does():
+    # The lecture-notebook idiom: logprobs[range(n), Yb]
+    check(lambda lib, x: x[range(4), nograd_targets(lib)], [(4, 5)])
+    check(lambda lib, x: x[range(1, 3)], [(4, 5)])
+    check(lambda lib, x: x[:, range(0, 5, 2)], [(4, 5)])
+    for lib in (chainrule, torch):
+        y = lib.zeros(3, 4)
+        y[range(3), [0, 1, 2]] = 1.0
+        y[range(0)] = 5.0                        # an empty range selects nothing
+        assert y.tolist() == [[1., 0., 0., 0.], [0., 1., 0., 0.], [0., 0., 1., 0.]]
+    assert chainrule.zeros(3, 4)[range(0)].shape == torch.zeros(3, 4)[range(0)].shape == (0, 4)
+
+
+def nograd_targets(lib):
+    return lib.tensor([1, 0, 4, 2])
+
+
+def test_indexing_with_a_range_backpropagates_into_the_picked_entries():
+    def nll(lib, logits):
+        logprobs = logits.log_softmax(1)
+        return -logprobs[range(4), nograd_targets(lib)].mean()
+    check(nll, [(4, 5)])
+
+
+@pytest.mark.parametrize("value", [2.5, 3, True, 1 / 3, -0.0])
+@pytest.mark.parametrize("spec", ["", ".4f", "8.2f", "e"])
+def test_a_0d_tensor_formats_as_its_number(value, spec):
+    if isinstance(value, bool) and spec in ("e",):
+        spec = ".1f"
+    assert format(chainrule.tensor(value), spec) == format(torch.tensor(value), spec)
+    assert f"{chainrule.tensor(value)}" == f"{torch.tensor(value)}"
+
+
+def test_a_tensor_with_dimensions_formats_as_its_repr_and_refuses_a_number_format():
+    assert f"{chainrule.tensor([1.0, 2.0])}" == f"{torch.tensor([1.0, 2.0])}" == "tensor([1., 2.])"
+    with pytest.raises(TypeError):
+        format(chainrule.tensor([1.0, 2.0]), ".4f")
+    x = chainrule.tensor(2.0, requires_grad=True) * 3
+    assert f"loss {x:.3f}" == "loss 6.000"
