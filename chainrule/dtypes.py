@@ -24,6 +24,11 @@ class dtype:
     def __repr__(self):
         return f"torch.{self.name}"
 
+    @property
+    def scalar_type_name(self):
+        """PyTorch's C++ name of this dtype, as its error messages spell it ("Long", "Float", "Bool")."""
+        return _SCALAR_TYPE_NAMES[self.name]
+
     def __reduce__(self):
         return (_by_name, (self.name,))
 
@@ -38,6 +43,8 @@ int32 = int = dtype("int32", np.int32, 1)
 int64 = long = dtype("int64", np.int64, 1)
 bool = dtype("bool", np.bool_, 0)
 
+_SCALAR_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "uint8": "Byte", "int8": "Char",
+                      "int16": "Short", "int32": "Int", "int64": "Long", "bool": "Bool", "bfloat16": "BFloat16"}
 _ALL = (float16, float32, float64, uint8, int8, int16, int32, int64, bool)
 _FROM_NP = {d.np: d for d in _ALL}
 

@@ -75,3 +75,55 @@ def test_a_tensor_with_dimensions_formats_as_its_repr_and_refuses_a_number_forma
         format(chainrule.tensor([1.0, 2.0]), ".4f")
     x = chainrule.tensor(2.0, requires_grad=True) * 3
     assert f"loss {x:.3f}" == "loss 6.000"
+
+
+HIST_DATA = [1.0, 2.0, 1.0, 4.0, 2.5, 7.0, -1.0, 0.0, 3.0, 4.0, float("nan")]
+
+
+@pytest.mark.parametrize("kwargs", [dict(bins=4, min=0, max=4), dict(bins=3), dict(bins=5, min=-2, max=2),
+                                    dict(bins=7, min=1.5, max=1.5)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_histc_matches_pytorch(kwargs, dtype):
+    data = HIST_DATA if kwargs.get("min", 0) != kwargs.get("max", 0) else HIST_DATA[:-1]   # see below
+    check(lambda lib, x: lib.histc(x.to(getattr(lib, dtype)), **kwargs), [nograd(data)], grad=False)
+    check(lambda lib, x: x.to(getattr(lib, dtype)).histc(**kwargs), [nograd(data)], grad=False)
+
+
+def test_histc_over_the_data_range_refuses_a_nan_as_pytorch_does():
+    with pytest.raises(RuntimeError, match="is not finite"):
+        chainrule.histc(chainrule.tensor(HIST_DATA), bins=3)
+
+
+def test_histc_of_equal_values_widens_the_range_by_one_each_way():
+    check(lambda lib, x: lib.histc(x, bins=3), [nograd([2.0, 2.0, 2.0])], grad=False)
+
+
+def test_histc_result_does_not_require_grad():
+    x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    assert not chainrule.histc(x, bins=2).requires_grad
+
+
+@pytest.mark.parametrize("make", [lambda lib: dict(bins=4), lambda lib: dict(bins=3, range=(0.0, 3.0)),
+                                  lambda lib: dict(bins=lib.tensor([0.0, 1.0, 3.0, 10.0])),
+                                  lambda lib: dict(bins=3, range=(0.0, 3.0), weight=lib.arange(10.0), density=True),
+                                  lambda lib: dict(bins=lib.tensor([-1.0, 2.0, 4.0]), density=True)])
+def test_histogram_matches_pytorch(make):
+    check(lambda lib, x: tuple(lib.histogram(x.float(), **make(lib))), [nograd(HIST_DATA[:-1])], grad=False,
+          rtol=1e-6)
+
+
+def test_histogram_returns_named_fields():
+    hist, edges = chainrule.histogram(chainrule.tensor([0.0, 1.0, 1.0]), bins=2)
+    named = chainrule.histogram(chainrule.tensor([0.0, 1.0, 1.0]), bins=2)
+    assert named.hist.tolist() == hist.tolist() == [1.0, 2.0] and named.bin_edges.tolist() == [0.0, 0.5, 1.0]
+
+
+def test_histograms_of_integers_are_refused_as_pytorch_refuses_them():
+    for fn in (lambda lib: lib.histc(lib.tensor([1, 2]), bins=2), lambda lib: lib.histogram(lib.tensor([1, 2]), 2)):
+        with pytest.raises(NotImplementedError) as ours:
+            fn(chainrule)
+        with pytest.raises(NotImplementedError) as theirs:
+            fn(torch)
+        assert str(ours.value) == str(theirs.value)
+    with pytest.raises(RuntimeError, match="max must be larger than min"):
+        chainrule.histc(chainrule.tensor([1.0]), bins=2, min=3, max=1)

@@ -4,7 +4,7 @@ Every op is a function whose first argument is a tensor, so the same function se
 ``chainrule.exp(x)`` and as ``x.exp()``: one definition, bound here.
 """
 from ..tensor import Tensor
-from . import activation, elementwise, index, inplace, linalg, reduce, shape, sort
+from . import activation, elementwise, histogram, index, inplace, linalg, reduce, shape, sort
 from .activation import (elu, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, mish, relu6, silu,
                          softmax, softplus)
 from .elementwise import (abs, add, addcdiv, addcmul, allclose, bitwise_and, bitwise_not, bitwise_or,
@@ -13,6 +13,7 @@ from .elementwise import (abs, add, addcdiv, addcmul, allclose, bitwise_and, bit
                           lerp, log, log1p, log2, log10, logical_and, logical_not, logical_or, logical_xor,
                           lt, maximum, minimum, mul, nan_to_num, ne, neg, pow, reciprocal, relu, remainder,
                           round, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tan, tanh, trunc, where)
+from .histogram import histc, histogram
 from .index import (gather, index_select, masked_fill, masked_select, nonzero, scatter, scatter_add,
                     take)
 from .linalg import bmm, dot, einsum, matmul, mm, mv, outer
@@ -52,7 +53,7 @@ _METHODS = [
     "broadcast_to", "chunk", "expand", "flatten", "flip", "narrow", "permute", "repeat", "reshape", "roll",
     "select", "split", "squeeze", "swapaxes", "t", "transpose", "tril", "triu", "unbind", "unflatten",
     "unsqueeze", "view", "softmax", "log_softmax",
-    "argsort", "bincount", "median", "sort", "topk", "unique",
+    "argsort", "bincount", "median", "sort", "topk", "unique", "histc", "histogram",
     "tile", "repeat_interleave", "addmm", "baddbmm", "fmod", "nansum", "diff", "index_add", "index_fill",
     "scatter_", "scatter_add_", "index_add_", "index_fill_",
 ]
