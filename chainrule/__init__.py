@@ -16,7 +16,7 @@ from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTe
 from .creation import (arange, as_tensor, diag, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                        logspace, ones, ones_like, tensor, zeros, zeros_like)
 from .device import device
-from .dtypes import (bool, double, dtype, float, float16, float32, float64, get_default_dtype, half, int,
+from .dtypes import (bfloat16, bool, double, dtype, float, float16, float32, float64, get_default_dtype, half, int,
                      int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from .ops import *  # noqa: F401,F403  (every op as a function: chainrule.exp(x), chainrule.sum(x, 1), ...)
 from .ops import _METHODS  # noqa: F401
@@ -49,6 +49,26 @@ def set_num_threads(n):
     """Accepted for PyTorch scripts; NumPy's BLAS decides its own threads."""
 
 
+_MATMUL_PRECISIONS = ("highest", "high", "medium")
+_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision):
+    """Accepted and remembered as PyTorch does; chainrule computes float32 matmuls in float32 (NumPy's BLAS)
+    whatever the setting: "high" and "medium" only permit the lower precisions that GPUs offer."""
+    global _matmul_precision
+    if precision not in _MATMUL_PRECISIONS:
+        import warnings
+        warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current"
+                      "setFloat32MatmulPrecision call has no effect.")
+        return
+    _matmul_precision = precision
+
+
+def get_float32_matmul_precision():
+    return _matmul_precision
+
+
 def _bind_random_methods():
     from . import random as _random
     for name in ("uniform_", "normal_", "bernoulli_", "exponential_", "random_"):
@@ -59,6 +79,8 @@ _bind_random_methods()
 
 # The layers above the core (imported last: they are built from everything above).
 from . import datasets, nn, optim, utils  # noqa: E402
+from . import amp, backends, functional  # noqa: E402  (torch.amp, torch.backends, torch.functional)
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import compiler  # noqa: E402
 from .compile import CaptureError, compile  # noqa: E402

@@ -33,6 +33,31 @@ class dtype:
         return (_by_name, (self.name,))
 
 
+class _PackagedDtype(dtype):
+    """A dtype whose NumPy type comes from an optional package: the name always exists (programs build
+    dtype tables that name it), and making an array of it without the package says what to install."""
+
+    __slots__ = ("_package",)
+
+    def __init__(self, name, package, attribute):
+        try:
+            np_dtype = np.dtype(getattr(__import__(package), attribute))
+        except ImportError:
+            np_dtype = None
+        self.name, self._package, self._category = name, package, 2
+        self.is_floating_point = self.is_signed = True
+        self.itemsize = np_dtype.itemsize if np_dtype is not None else 2
+        dtype.np.__set__(self, np_dtype)
+
+    @property
+    def np(self):
+        np_dtype = dtype.np.__get__(self)
+        if np_dtype is None:
+            raise ImportError(f"torch.{self.name} needs the package {self._package!r} in chainrule: "
+                              f"pip install {self._package}")
+        return np_dtype
+
+
 float16 = half = dtype("float16", np.float16, 2)
 float32 = float = dtype("float32", np.float32, 2)
 float64 = double = dtype("float64", np.float64, 2)
@@ -42,11 +67,22 @@ int16 = short = dtype("int16", np.int16, 1)
 int32 = int = dtype("int32", np.int32, 1)
 int64 = long = dtype("int64", np.int64, 1)
 bool = dtype("bool", np.bool_, 0)
+bfloat16 = _PackagedDtype("bfloat16", "ml_dtypes", "bfloat16")   # NumPy has no bfloat16; ml_dtypes adds it
 
 _SCALAR_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "uint8": "Byte", "int8": "Char",
                       "int16": "Short", "int32": "Int", "int64": "Long", "bool": "Bool", "bfloat16": "BFloat16"}
 _ALL = (float16, float32, float64, uint8, int8, int16, int32, int64, bool)
 _FROM_NP = {d.np: d for d in _ALL}
+if dtype.np.__get__(bfloat16) is not None:
+    _FROM_NP[bfloat16.np] = bfloat16
+
+
+def is_float_np(np_dtype):
+    """Is this NumPy dtype a floating type? (bfloat16's NumPy kind is "V", not "f".)"""
+    return np_dtype.kind == "f" or (_BFLOAT16_NP is not None and np_dtype == _BFLOAT16_NP)
+
+
+_BFLOAT16_NP = dtype.np.__get__(bfloat16)
 
 
 def _by_name(name):
@@ -75,7 +111,7 @@ def from_numpy_dtype(np_dtype):
         return _FROM_NP[np_dtype]
     except KeyError:
         raise TypeError(f"chainrule has no dtype for NumPy dtype '{np_dtype}'; "
-                        f"supported: {', '.join(d.name for d in _ALL)}") from None
+                        f"supported: {', '.join(d.name for d in _ALL)}, bfloat16") from None
 
 
 def to_dtype(d):

@@ -21,7 +21,7 @@ def _float_format(values):
 
 
 def format_array(a, prefix="tensor("):
-    if a.dtype.kind == "f":
+    if dtypes.is_float_np(a.dtype):
         fmt = _float_format(a.ravel() if a.size <= 1000 else _edge_values(a))
         to_str = lambda v: fmt(float(v)) if np.isfinite(v) else str(float(v))  # noqa: E731
     elif a.dtype.kind == "b":

@@ -115,7 +115,7 @@ class Tensor:
     is_quantized = False
 
     def is_floating_point(self):
-        return self._array.dtype.kind == "f"
+        return dtypes.is_float_np(self._array.dtype)
 
     def is_contiguous(self, memory_format=None):
         return self._array.flags.c_contiguous
@@ -134,7 +134,7 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, flag):
         flag = bool(flag)
-        if flag and self._array.dtype.kind != "f":
+        if flag and not dtypes.is_float_np(self._array.dtype):
             raise RuntimeError(
                 f"only Tensors of floating point dtype can require gradients (got {self.dtype}); "
                 f"convert first, e.g. x.float()")

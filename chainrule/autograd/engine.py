@@ -17,6 +17,7 @@ from heapq import heappop, heappush
 from .._backend import xp as np
 
 from . import anomaly, grad_mode
+from .. import dtypes
 
 # Filled in by chainrule.tensor and chainrule.ops.reduce once they are loaded (they import this
 # module, so it cannot import them at the top); looked up as globals, the cheapest lookup there is.
@@ -196,7 +197,7 @@ def _check_saved(node):
 
 def _has_nan(grad):
     a = grad._array
-    return a.dtype.kind == "f" and bool(np.isnan(a).any())
+    return dtypes.is_float_np(a.dtype) and bool(np.isnan(a).any())
 
 
 def _run_hooks(hooks, grad):

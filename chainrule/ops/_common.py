@@ -52,7 +52,7 @@ def _promote_arrays(a, b):
 
 def _category(np_dtype):
     kind = np_dtype.kind
-    return 2 if kind == "f" else (0 if kind == "b" else 1)
+    return 2 if kind == "f" or dtypes.is_float_np(np_dtype) else (0 if kind == "b" else 1)
 
 
 def _scalar_array(array, scalar):
@@ -61,7 +61,7 @@ def _scalar_array(array, scalar):
     NumPy (NEP 50) already keeps a tensor's dtype for a scalar of the same or lower category; only
     a float scalar with an integer or bool tensor must go to the default float dtype (not float64).
     """
-    if type(scalar) is float and array.dtype.kind != "f":
+    if type(scalar) is float and array.dtype.kind != "f" and not dtypes.is_float_np(array.dtype):
         return array.astype(dtypes.get_default_dtype().np)
     return array
 
@@ -94,7 +94,7 @@ def operands(a, b):
 def float_array(t):
     """``t``'s array, cast to the default float dtype if it is integer or bool (``exp(int)`` is float)."""
     A = t._array
-    if A.dtype.kind != "f":
+    if not dtypes.is_float_np(A.dtype):
         return A.astype(dtypes.get_default_dtype().np)
     return A
 

@@ -70,7 +70,7 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
     A = x._array
     if dtype is not None:
         A = A.astype(dtypes.to_dtype(dtype).np)
-    if A.dtype.kind != "f":
+    if not dtypes.is_float_np(A.dtype):
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
                            f"point or complex dtype. Got: {dtypes.from_numpy_dtype(A.dtype).name}")
     dims = normalize_dims(dim, A.ndim)
@@ -258,7 +258,7 @@ def _prod_of_others_differentiable(x, dims):
 @numpy_argument_names
 def logsumexp(x, dim, keepdim=False):
     """log(sum(exp(x))) without overflow: the max is taken out first."""
-    A = x._array if x._array.dtype.kind == "f" else x._array.astype(dtypes.get_default_dtype().np)
+    A = x._array if dtypes.is_float_np(x._array.dtype) else x._array.astype(dtypes.get_default_dtype().np)
     dims = normalize_dims(dim, A.ndim)
     if A.size == 0:
         out = np.log(np.exp(A).sum(axis=dims, keepdims=keepdim))

@@ -236,3 +236,7 @@ class LogSoftmax(_SoftmaxBase):
 class Softmin(_SoftmaxBase):
     """softmax(-x) along ``dim``."""
     _fn = staticmethod(F.softmin)
+
+
+# PyTorch keeps MultiheadAttention in torch.nn.modules.activation; it is defined in attention.py.
+from .attention import MultiheadAttention  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """``MultiheadAttention``: PyTorch's layer, with its parameter names and initialisation.
 
 ``in_proj_weight`` (3E, E) stacks the query, key and value projections (``q_proj_weight`` etc.
-instead when kdim/vdim differ from embed_dim), ``in_proj_bias`` (3E), and ``out_proj`` a Linear(E, E).
+instead when kdim/vdim differ from embed_dim), ``in_proj_bias`` (3E), and ``out_proj`` a Linear(E, E) (PyTorch's NonDynamicallyQuantizableLinear).
 Weights start from xavier_uniform_, biases from zero, as in PyTorch. The computation is
 ``functional_attention.multi_head_attention_forward``.
 """
@@ -9,7 +9,7 @@ from ... import creation
 from .. import init
 from ..functional_attention import multi_head_attention_forward
 from ..parameter import Parameter
-from .linear import Linear
+from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
 
 
@@ -44,7 +44,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(creation.empty(3 * embed_dim, dtype=dtype))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, dtype=dtype)
         if add_bias_kv:
             self.bias_k = Parameter(creation.empty(1, 1, embed_dim, dtype=dtype))
             self.bias_v = Parameter(creation.empty(1, 1, embed_dim, dtype=dtype))

@@ -27,3 +27,7 @@ class AlphaDropout(_DropoutNd):
 
     def forward(self, input):
         return F.alpha_dropout(input, self.p, self.training)
+
+
+# PyTorch keeps the channel-dropout layers in this module too; they are defined in dropout2d.py.
+from .dropout2d import Dropout1d, Dropout2d, Dropout3d  # noqa: E402,F401

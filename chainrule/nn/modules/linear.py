@@ -80,3 +80,8 @@ class Bilinear(Module):
     def extra_repr(self):
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under another name: PyTorch's type for ``MultiheadAttention.out_proj`` (it only tells
+    PyTorch's quantization tooling to leave that layer alone), kept so that the type and its path match."""

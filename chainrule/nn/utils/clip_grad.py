@@ -66,3 +66,6 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     with no_grad():
         for g in _grads(parameters):
             g.clamp_(-clip_value, clip_value)
+
+
+clip_grad_norm = clip_grad_norm_   # PyTorch's deprecated spelling, kept where PyTorch keeps it
