@@ -13,6 +13,8 @@ from .modules import (CELU, ELU, GELU, GLU, SELU, AlphaDropout, BatchNorm1d, Bat
 from .modules import (GRU, LSTM, RNN, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d,
                       ConvTranspose1d, ConvTranspose2d, Dropout1d, Dropout2d, Dropout3d, GRUCell, LSTMCell, MaxPool1d,
                       MaxPool2d, MultiheadAttention, RNNBase, RNNCell)
+from .modules import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                      TransformerEncoderLayer)
 from .parameter import Buffer, Parameter
 
 from .._pytorch_api import module_getattr as _module_getattr  # noqa: E402
