@@ -36,7 +36,8 @@ CORPUS = [
 
 def _run(args, with_chainrule, cwd):
     cmd = [sys.executable, "-m", "chainrule", "run", *args] if with_chainrule else [sys.executable, *args]
-    env = dict(os.environ, PYTHONHASHSEED="0")
+    # One thread for both: PyTorch's thread pool on a small shared machine only slows it down.
+    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1")
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=cwd, env=env)
     seconds = time.perf_counter() - start
