@@ -50,7 +50,7 @@ class BatchNormLast(nn.BatchNorm1d):
 
     def forward(self, x):
         if x.ndim == 3:
-            return super().forward(x.transpose(1, 2)).transpose(1, 2)
+            return super().forward(x.transpose(1, 2)).transpose(1, 2).contiguous()
         return super().forward(x)
 
 
