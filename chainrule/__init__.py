@@ -78,6 +78,7 @@ def _bind_random_methods():
 _bind_random_methods()
 
 # The layers above the core (imported last: they are built from everything above).
+from . import distributed  # noqa: E402  (before nn: nn.parallel builds on it; MPI starts only in init_process_group)
 from . import datasets, nn, optim, utils  # noqa: E402
 from . import amp, backends, functional  # noqa: E402  (torch.amp, torch.backends, torch.functional)
 from .amp import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
