@@ -16,6 +16,8 @@ from .modules import (GRU, LSTM, RNN, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgP
 from .modules import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                       TransformerEncoderLayer)
 from .parameter import Buffer, Parameter
+from . import parallel  # noqa: E402  (after the layers it wraps)
+from .parallel import DataParallel  # noqa: E402
 
 from .._pytorch_api import module_getattr as _module_getattr  # noqa: E402
 
