@@ -5,6 +5,7 @@
     chainrule graph                     the computation graph of the essay's loss (Graphviz DOT)
     chainrule gradflow --compare        vanishing gradients: sigmoid against ReLU, layer by layer
     chainrule run prog.py [args...]     run an unmodified PyTorch program with `torch` bound to chainrule
+    chainrule run -n 4 prog.py [args]   ... as 4 ranks (torch.distributed over MPI), as torchrun would
 
 This module only parses arguments and prints; the work is done in ``chainrule.tools``,
 ``chainrule.explain`` and ``chainrule.viz``, which are usable from Python.
@@ -163,7 +164,13 @@ def build_parser():
     p = sub.add_parser("run", help="run an unmodified PyTorch program on chainrule (`import torch` gives chainrule)",
                        description="Run PROGRAM as `python PROGRAM ARGS...` would, with `import torch` and every "
                                    "torch.* module path served by chainrule. The program's folder comes first on "
-                                   "sys.path, __name__ is '__main__', and its exit status is this command's.")
+                                   "sys.path, __name__ is '__main__', and its exit status is this command's. "
+                                   "With -n N, N ranks run it (torch.distributed over MPI), as under torchrun.")
+    p.add_argument("-n", "--nproc-per-node", "--nproc_per_node", dest="nprocs", type=_positive_int, default=None,
+                   metavar="N", help="start N ranks through mpiexec, as `torchrun --nproc_per_node N` does "
+                                     "(needs pip install 'chainrule[distributed]')")
+    p.add_argument("--hostfile", metavar="FILE", help="with -n: spread the ranks over the machines in FILE "
+                                                      "(mpiexec's host file)")
     p.add_argument("program", help="the Python file to run")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the program as sys.argv[1:]")
     p.set_defaults(func=cmd_run)
@@ -377,6 +384,11 @@ def cmd_gradflow(args):
 
 # ----- run --------------------------------------------------------------------------------------------------
 def cmd_run(args):
+    if args.nprocs is not None:
+        from .tools.launch import launch
+        return launch(args.nprocs, args.program, args.args, args.hostfile)
+    if args.hostfile is not None:
+        raise CommandError("--hostfile needs -n N (the number of ranks to start)")
     from .tools.run import run_program
     return run_program(args.program, args.args)
 
