@@ -279,7 +279,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
         raise ValueError(f"reduce_scatter_tensor: input tensor must be the same size as output size times world "
                          f"size: input {list(input.shape)}, output {list(output.shape)}, world_size {pg.size()}")
     op = as_red_op(op)
-    send, mpi_op, finish = _reduction(pg, np.array(_contiguous(input)), op, "reduce_scatter_tensor")
+    send, mpi_op, finish = _reduction(pg, _contiguous(input), op, "reduce_scatter_tensor")   # MPI only reads it
     received = np.empty(output.numel(), send.dtype)
     what = f"reduce_scatter_tensor({_describe(input)}, op={op.name})"
     pg.agree(what)

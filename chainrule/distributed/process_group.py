@@ -80,11 +80,7 @@ class ProcessGroup:
         MPI's own blocking wait spins on a core; this polls, yielding the core between polls (ranks often
         share a machine with fewer cores than ranks) and backing off to millisecond sleeps on long waits.
         """
-        MPI = self.MPI
-        if status is not None:
-            if requests[0].Test(status):
-                return
-        elif MPI.Request.Testall(requests):
+        if self._test(requests, what, status):
             return
         limit = self.timeout_s if timeout_s is None else timeout_s
         start = time.monotonic()
@@ -95,8 +91,7 @@ class ProcessGroup:
                 os.sched_yield()
             else:
                 time.sleep(min(0.001, 1e-6 * (polls - 999)))
-            done = requests[0].Test(status) if status is not None else MPI.Request.Testall(requests)
-            if done:
+            if self._test(requests, what, status):
                 return
             if polls % 64 == 0 and time.monotonic() - start > limit:
                 raise DistBackendError(
@@ -104,6 +99,13 @@ class ProcessGroup:
                     f"timeout): not every rank joined it. All ranks must call the same collectives in the same "
                     f"order; a rank that stopped early, skipped a call or called a different one leaves the "
                     f"others waiting. The job cannot go on after this error.")
+
+    def _test(self, requests, what, status):
+        MPI = self.MPI
+        try:
+            return requests[0].Test(status) if status is not None else MPI.Request.Testall(requests)
+        except MPI.Exception as e:
+            raise DistBackendError(f"rank {self._rank}: {what} failed in MPI: {e.Get_error_string()}") from None
 
     # ----- agreement ---------------------------------------------------------------------------------------
     def agree(self, what):
@@ -303,8 +305,13 @@ def destroy_process_group(group=None):
 
 
 def barrier(group=None, async_op=False, device_ids=None):
-    """Wait until every rank has reached this call (bounded by the group's timeout)."""
-    default_group(group).agree("barrier()")
+    """Wait until every rank has reached this call (bounded by the group's timeout). With ``async_op=True``
+    the returned Work is already complete."""
+    pg = default_group(group)
+    pg.agree("barrier()")
+    if async_op:
+        from .collectives import Work
+        return Work(pg, [], None, "barrier()")
 
 
 def monitored_barrier(group=None, timeout=None, wait_all_ranks=False):
