@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-scaling clean
 
 $(VENV)/.installed-demo: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-bench
 	$(PY) -m benchmarks.run
+
+bench-scaling: $(VENV)/.installed-bench
+	$(PY) -m benchmarks.scaling
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
