@@ -14,19 +14,25 @@ PROGRAM = """
 
     dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=60))
     rank, world = dist.get_rank(), dist.get_world_size()
-    DTYPES = [torch.float16, torch.float32, torch.float64, torch.int8, torch.int16, torch.int32, torch.int64,
-              torch.uint8, torch.bool]
+    DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.int16, torch.int32,
+              torch.int64, torch.uint8, torch.bool]
     SHAPES = [(), (0,), (5,), (2, 3), (3, 0, 2), "transposed"]
     OPS = [ReduceOp.SUM, ReduceOp.AVG, ReduceOp.PRODUCT, ReduceOp.MIN, ReduceOp.MAX, ReduceOp.BAND, ReduceOp.BOR,
            ReduceOp.BXOR]
     checked = 0
 
+    def np_dtype_of(dtype):
+        return torch.zeros(0, dtype=dtype).numpy().dtype
+
+    def is_float(np_dtype):
+        return np_dtype.kind == "f" or np_dtype.name == "bfloat16"
+
     def values(r, dtype, shape, case):
         # Rank r's input for this case: every rank can compute every rank's, to build NumPy's answer.
         rng = np.random.default_rng([case, r])
-        np_dtype = torch.zeros(0, dtype=dtype).numpy().dtype
+        np_dtype = np_dtype_of(dtype)
         full = (3, 4) if shape == "transposed" else shape
-        if np_dtype.kind == "f":
+        if is_float(np_dtype):
             a = rng.standard_normal(full).astype(np_dtype)
             if a.size > 2 and r == 1:
                 a.reshape(-1)[1] = np.nan     # MIN and MAX must keep NaN, as NumPy does
@@ -49,21 +55,22 @@ PROGRAM = """
                   ReduceOp.MIN: np.all, ReduceOp.BAND: np.all,
                   ReduceOp.BXOR: lambda s, axis: np.logical_xor.reduce(s, axis=axis)}[op]
             return fn(stack, axis=0)
+        half = is_float(stack.dtype) and stack.dtype.itemsize == 2   # reduced in float32, rounded once
         if op == ReduceOp.AVG:
-            return (np.add.reduce(stack.astype(np.float32) if stack.dtype.itemsize < 4 else stack, axis=0)
+            return (np.add.reduce(stack.astype(np.float32) if half else stack, axis=0)
                     / len(arrays)).astype(stack.dtype)
         ufunc = {ReduceOp.SUM: np.add, ReduceOp.PRODUCT: np.multiply, ReduceOp.MIN: np.minimum,
                  ReduceOp.MAX: np.maximum, ReduceOp.BAND: np.bitwise_and, ReduceOp.BOR: np.bitwise_or,
                  ReduceOp.BXOR: np.bitwise_xor}[op]
-        if stack.dtype == np.float16:   # reduced in float32, rounded once
-            return ufunc.reduce(stack.astype(np.float32), axis=0).astype(np.float16)
+        if half:
+            return ufunc.reduce(stack.astype(np.float32), axis=0).astype(stack.dtype)
         return ufunc.reduce(stack, axis=0, dtype=stack.dtype)
 
     def refused(dtype, op):
-        np_kind = torch.zeros(0, dtype=dtype).numpy().dtype.kind
-        if op == ReduceOp.AVG and np_kind in "iub":
+        np_dtype = np_dtype_of(dtype)
+        if op == ReduceOp.AVG and not is_float(np_dtype):
             return "ReduceOp.AVG needs a floating point tensor"
-        if op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR) and np_kind == "f":
+        if op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR) and is_float(np_dtype):
             return "is a bitwise reduction and needs an integer or bool tensor"
         return None
 
@@ -72,7 +79,10 @@ PROGRAM = """
         checked += 1
         got = np.asarray(got)
         assert got.shape == want.shape and got.dtype == want.dtype, (what, got.shape, want.shape, got.dtype)
-        if want.dtype.kind == "f":
+        if want.dtype.name == "bfloat16":
+            np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=1e-2, atol=1e-2,
+                                       equal_nan=True, err_msg=what)
+        elif want.dtype.kind == "f":
             tol = {2: 2e-3, 4: 1e-5, 8: 1e-12}[want.dtype.itemsize]
             np.testing.assert_allclose(got, want, rtol=tol, atol=tol, equal_nan=True, err_msg=what)
         else:
