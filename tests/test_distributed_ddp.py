@@ -99,3 +99,109 @@ TRAINING = COMMON + """
 def test_ddp_ends_at_the_weights_of_one_process_on_the_whole_batch(tmp_path, ranks, optimizer, accumulate):
     out = check(run_ranks(ranks, TRAINING, tmp_path, optimizer, str(accumulate)))
     assert [line.split()[1] for line in out.splitlines()] == [str(r) for r in range(ranks)]
+
+
+UNUSED = COMMON + """
+    class Branchy(nn.Module):
+        # `left` is used on even ranks, `right` on odd ones; `never` on none.
+        def __init__(self):
+            super().__init__()
+            self.trunk = nn.Linear(4, 4)
+            self.left, self.right, self.never = nn.Linear(4, 2), nn.Linear(4, 2), nn.Linear(4, 2)
+
+        def forward(self, x, go_left):
+            h = torch.tanh(self.trunk(x))
+            return self.left(h) if go_left else self.right(h)
+
+    torch.manual_seed(0)
+    model = Branchy()
+    reference = Branchy()
+    reference.load_state_dict(model.state_dict())
+    ddp = DDP(model, find_unused_parameters=True, bucket_cap_mb=0.0001)
+    opt, ref_opt = torch.optim.SGD(ddp.parameters(), lr=0.1), torch.optim.SGD(reference.parameters(), lr=0.1)
+    rng = np.random.default_rng(1)
+    for step in range(20):
+        x = torch.tensor(rng.standard_normal((world * 3, 4)))
+        mine = x[rank * 3:(rank + 1) * 3]
+        opt.zero_grad()
+        ddp(mine, rank % 2 == 0).pow(2).mean().backward()
+        assert model.never.weight.grad is None        # unused on every rank: keeps its None
+        if world > 1:                                  # used on another rank: gets the average
+            assert model.left.weight.grad is not None and model.right.weight.grad is not None
+        opt.step()
+        ref_opt.zero_grad()
+        # One process: the mean over ranks of each rank's loss (each rank's branch on its own slice).
+        (sum(reference(x[r * 3:(r + 1) * 3], r % 2 == 0).pow(2).mean() for r in range(world)) / world).backward()
+        ref_opt.step()
+    distance = farthest(model, reference)
+    assert distance < 1e-6, distance
+    assert same_everywhere(model)
+
+    # Without find_unused_parameters, a parameter that gets no gradient stops the next forward, by name.
+    strict = DDP(Branchy())
+    strict(torch.ones(2, 4), True).sum().backward()
+    try:
+        strict(torch.ones(2, 4), True)
+    except RuntimeError as e:
+        assert "Expected to have finished reduction in the prior iteration" in str(e), e
+        assert "right.weight, right.bias, never.weight, never.bias" in str(e), e
+    else:
+        raise AssertionError("the unfinished reduction was not reported")
+    report("unused ok")
+"""
+
+
+def test_find_unused_parameters_matches_one_process_and_strict_mode_names_the_culprits(tmp_path):
+    out = check(run_ranks(2, UNUSED, tmp_path))
+    assert out.splitlines() == ["rank 0 unused ok", "rank 1 unused ok"]
+
+
+CONSTRUCTION = COMMON + """
+    class WithStats(nn.Module):
+        def __init__(self, width):
+            super().__init__()
+            self.fc = nn.Linear(3, width)
+            self.bn = nn.BatchNorm1d(width)
+
+        def forward(self, x):
+            return self.bn(self.fc(x))
+
+    # Rank 0's parameters and buffers reach every rank at construction, and buffers again at every forward.
+    torch.manual_seed(rank)
+    model = WithStats(4)
+    model.bn.running_mean.fill_(float(rank))
+    ddp = DDP(model)
+    assert same_everywhere(model) and float(model.bn.running_mean.sum()) == 0.0
+    seen = []
+    model.bn.register_forward_pre_hook(lambda module, args: seen.append(module.running_mean.clone()))
+    ddp(torch.randn(5, 3) + rank)                  # each rank's batch moves its statistics its own way...
+    after_first = [torch.zeros(4) for _ in range(world)]
+    dist.all_gather(after_first, model.bn.running_mean)
+    assert not torch.equal(after_first[0], after_first[1])
+    ddp(torch.randn(5, 3))                         # ...and the next forward starts from rank 0's
+    assert torch.equal(seen[1], after_first[0]), (seen[1], after_first[0])
+    assert list(ddp.state_dict())[:2] == ["module.fc.weight", "module.fc.bias"]
+
+    def refused(kind, text, make):
+        try:
+            make()
+        except kind as e:
+            assert text in str(e), e
+        else:
+            raise AssertionError(f"no {kind.__name__} for {text!r}")
+    refused(RuntimeError, "DDP expects same model across all ranks, but parameter 0 differs: rank 0 has "
+            "fc.weight: torch.float64 [4, 3], rank 1 has fc.weight: torch.float64 [5, 3]",
+            lambda: DDP(WithStats(4 + rank)))
+    refused(RuntimeError, "DDP expects same model across all ranks, but Rank 0 has 4 params, while rank 1 has "
+            "inconsistent 2 params", lambda: DDP(WithStats(4) if rank == 0 else nn.Linear(3, 4)))
+    refused(ValueError, "device_ids and output_device arguments only work with single-device/multiple-device GPU "
+            "modules or CPU modules, but got device_ids [0]", lambda: DDP(nn.Linear(2, 2), device_ids=[0]))
+    refused(RuntimeError, "DistributedDataParallel is not needed when a module doesn't have any parameter that "
+            "requires a gradient.", lambda: DDP(nn.Linear(2, 2).requires_grad_(False)))
+    report("construction ok")
+"""
+
+
+def test_construction_takes_rank_0s_state_and_refuses_models_that_differ(tmp_path):
+    out = check(run_ranks(2, CONSTRUCTION, tmp_path))
+    assert out.splitlines() == ["rank 0 construction ok", "rank 1 construction ok"]
