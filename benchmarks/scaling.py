@@ -179,7 +179,15 @@ def fit_alpha_beta(sweep):
 
 
 def ring_allreduce_seconds(p, nbytes, alpha, beta):
+    """Ring all-reduce of ``nbytes`` over ``p`` ranks: a reduce-scatter then an all-gather, each p-1 steps that
+    move n/p bytes, so 2(p-1) latencies and 2(p-1)/p·n bytes through each rank's link."""
     return 2 * (p - 1) * alpha + 2 * (p - 1) / p * nbytes * beta
+
+
+# Links between machines, for the projection beside the measured (same-machine) α and β. Typical MPI figures,
+# not measured here: TCP over 10 Gb/s Ethernet, and 100 Gb/s InfiniBand (EDR).
+NETWORKS = {"10 GbE (α 25 µs, 1.1 GB/s)": (25e-6, 1 / 1.1e9), "IB EDR (α 2 µs, 11 GB/s)": (2e-6, 1 / 11e9)}
+PROJECTED_RANKS = (8, 16, 32, 64)
 
 
 def main(argv=None):
@@ -262,7 +270,33 @@ def render(runs, rank_counts, sweep, checked, load_before, load_after, rounds, s
     lines += ["", f"Fit of t = 2α + nβ: α = {alpha * 1e6:.1f} µs, 1/β = {1 / beta / 1e9:.2f} GB/s. "
               f"`dist.all_reduce` of 8 bytes, with its check that every rank makes the same call: "
               f"{checked * 1e6:.1f} µs.", ""]
+    lines += projection(runs, alpha, beta)
     return "\n".join(lines)
+
+
+def projection(runs, alpha, beta):
+    """The ring cost model at 8-64 ranks: all-reduce time per step and the scaling efficiency it leaves,
+    t_compute / (t_compute + t_allreduce) (no overlap), with the 1-rank compute time measured above."""
+    links = {f"measured here (α {alpha * 1e6:.1f} µs, {1 / beta / 1e9:.2f} GB/s)": (alpha, beta), **NETWORKS}
+    lines = ["## Ring all-reduce projected to 8-64 ranks", "",
+             "t = 2(p−1)·α + 2(p−1)/p · n·β per step, for each workload's gradients (n bytes), and the efficiency "
+             "t_compute / (t_compute + t) it leaves when none of it overlaps backward (t_compute: the 1-rank "
+             "compute-only step above). The two network rows are typical MPI figures for those links, not "
+             "measurements.", "",
+             "| workload | link | " + " | ".join(f"p = {p}" for p in PROJECTED_RANKS) + " |",
+             "|---|---|" + "---|" * len(PROJECTED_RANKS)]
+    for workload in ("W2", "GPT"):
+        if (workload, 1) not in runs:
+            continue
+        nbytes = runs[(workload, 1)][0]["grad_bytes"]
+        compute = median(run["compute_s"] for run in runs[(workload, 1)])
+        for link, (a, b) in links.items():
+            cells = []
+            for p in PROJECTED_RANKS:
+                t = ring_allreduce_seconds(p, nbytes, a, b)
+                cells.append(f"{t * 1e3:.2f} ms, {compute / (compute + t):.0%}")
+            lines.append(f"| {WORKLOADS[workload]} | {link} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 if __name__ == "__main__":
