@@ -10,8 +10,9 @@ import pickle
 
 from .._backend import xp as np
 from ..tensor import Tensor
+from .buffers import as_bytes, contiguous, reduced, reduction, store
 from .process_group import DistBackendError, default_group
-from .reduce_op import ReduceOp, RedOpType, as_red_op
+from .reduce_op import ReduceOp, as_red_op
 
 __all__ = ["Work", "all_reduce", "reduce", "broadcast", "all_gather", "all_gather_into_tensor",
            "reduce_scatter_tensor", "gather", "scatter", "send", "recv", "isend", "irecv",
@@ -84,7 +85,10 @@ def _check_list(tensors, argument, op, like, count):
         _check_tensor(t, f"{argument}[{i}]", op)
 
 
-def _check_rank(pg, rank, argument, op):
+def _check_rank(pg, rank, argument, op, group_rank=None, default=None):
+    """The rank named by ``rank`` (or PyTorch's ``group_*`` spelling of it; with one group they are the same),
+    else ``default``; an error if none is given or it is not a rank of the group."""
+    rank = rank if rank is not None else group_rank if group_rank is not None else default
     if rank is None:
         raise ValueError(f"{op}: `{argument}` (the root rank) must be given")
     if not 0 <= int(rank) < pg.size():
@@ -96,119 +100,32 @@ def _describe(tensor):
     return f"{str(tensor.dtype).replace('torch.', '')} {list(tensor.shape)}"
 
 
-def _contiguous(tensor):
-    """The tensor's values as a 1-D C-contiguous array: its own memory when it can be, else a copy."""
-    a = tensor._array
-    if a.flags.c_contiguous:
-        return a.reshape(-1)
-    return np.ascontiguousarray(a).reshape(-1)
-
-
-def _store(tensor, flat):
-    """Write ``flat`` (the result) into ``tensor`` in place, unless it already is the tensor's memory."""
-    a = tensor._array
-    if not np.shares_memory(a, flat):
-        np.copyto(a, flat.reshape(a.shape))
-    tensor._bump()
-
-
-def _bytes(flat):
-    return flat.view(np.uint8)
-
-
-# ----- reductions -----------------------------------------------------------------------------------------
-def _is_float(dtype):
-    return dtype.kind == "f" or dtype.name == "bfloat16"
-
-
-_NAN_PROPAGATING = {}   # MPI op per numpy function, made on first use
-
-
-def _nan_propagating_op(MPI, function):
-    """MPI's MIN/MAX may drop a NaN; NumPy's (and PyTorch's torch.minimum) keep it. This op is NumPy's."""
-    op = _NAN_PROPAGATING.get(function)
-    if op is None:
-        from mpi4py.util.dtlib import to_numpy_dtype
-
-        def combine(inbuf, inoutbuf, datatype):
-            dtype = to_numpy_dtype(datatype)
-            out = np.frombuffer(inoutbuf, dtype)
-            function(np.frombuffer(inbuf, dtype), out, out=out)
-
-        op = _NAN_PROPAGATING[function] = MPI.Op.Create(combine, commute=True)
-    return op
-
-
-def _reduction(pg, flat, op, name):
-    """``(buffer, mpi_op, finish)``: the array MPI reduces (``flat`` itself, or a float32 copy for 16-bit floats)
-    with which MPI op, and ``finish(buffer)`` -> the result in ``flat``'s dtype. Raises for an op the dtype has
-    no meaning for, before any rank starts the collective."""
-    MPI, dtype = pg.MPI, flat.dtype
-    if op == RedOpType.PREMUL_SUM:
-        raise ValueError(f"{name}: ReduceOp.PREMUL_SUM is only supported by NCCL; chainrule does not have it")
-    if dtype.kind == "b":
-        if op == RedOpType.AVG:
-            raise TypeError(f"{name}: ReduceOp.AVG needs a floating point tensor, got bool")
-        mpi_op = {RedOpType.SUM: MPI.LOR, RedOpType.MAX: MPI.LOR, RedOpType.BOR: MPI.LOR,
-                  RedOpType.PRODUCT: MPI.LAND, RedOpType.MIN: MPI.LAND, RedOpType.BAND: MPI.LAND,
-                  RedOpType.BXOR: MPI.LXOR}[op]
-        return flat, mpi_op, None
-    if dtype.kind in "iu":
-        if op == RedOpType.AVG:
-            raise TypeError(f"{name}: ReduceOp.AVG needs a floating point tensor, got {dtype.name}")
-        mpi_op = {RedOpType.SUM: MPI.SUM, RedOpType.PRODUCT: MPI.PROD, RedOpType.MIN: MPI.MIN,
-                  RedOpType.MAX: MPI.MAX, RedOpType.BAND: MPI.BAND, RedOpType.BOR: MPI.BOR,
-                  RedOpType.BXOR: MPI.BXOR}[op]
-        return flat, mpi_op, None
-    if not _is_float(dtype):
-        raise TypeError(f"{name}: cannot reduce tensors of dtype {dtype.name}")
-    if op in (RedOpType.BAND, RedOpType.BOR, RedOpType.BXOR):
-        raise TypeError(f"{name}: ReduceOp.{op.name} is a bitwise reduction and needs an integer or bool tensor, "
-                        f"got {dtype.name}")
-    # 16-bit floats have no MPI type: reduce in float32 and round once at the end.
-    buffer = flat if dtype.itemsize >= 4 and dtype.kind == "f" else flat.astype(np.float32)
-    mpi_op = {RedOpType.SUM: MPI.SUM, RedOpType.AVG: MPI.SUM, RedOpType.PRODUCT: MPI.PROD,
-              RedOpType.MIN: _nan_propagating_op(MPI, np.minimum),
-              RedOpType.MAX: _nan_propagating_op(MPI, np.maximum)}[op]
-    size = pg.size()
-
-    def finish(result):
-        if op == RedOpType.AVG:
-            result /= size
-        return result if result.dtype == dtype else result.astype(dtype)
-    return buffer, mpi_op, finish
-
-
-def _reduced(finish, buffer):
-    return buffer if finish is None else finish(buffer)
-
-
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Every rank's ``tensor`` becomes the reduction (``op``) of all ranks' ``tensor``."""
     pg = default_group(group)
     _check_tensor(tensor, "tensor", "all_reduce")
     op = as_red_op(op)
-    flat = _contiguous(tensor)
-    buffer, mpi_op, finish = _reduction(pg, flat, op, "all_reduce")
+    flat = contiguous(tensor)
+    buffer, mpi_op, finish = reduction(pg, flat, op, "all_reduce")
     what = f"all_reduce({_describe(tensor)}, op={op.name})"
     pg.agree(what)
     request = pg.comm.Iallreduce(pg.MPI.IN_PLACE, buffer, mpi_op)
-    return _run(pg, [request], lambda: _store(tensor, _reduced(finish, buffer)), what, async_op, keep=(buffer,))
+    return _run(pg, [request], lambda: store(tensor, reduced(finish, buffer)), what, async_op, keep=(buffer,))
 
 
 def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
     """Rank ``dst``'s ``tensor`` becomes the reduction of all ranks' ``tensor``; the others' are unchanged."""
     pg = default_group(group)
     _check_tensor(tensor, "tensor", "reduce")
-    dst = _check_rank(pg, dst if dst is not None else group_dst, "dst", "reduce")
+    dst = _check_rank(pg, dst, "dst", "reduce", group_dst)
     op = as_red_op(op)
-    flat = _contiguous(tensor)
-    buffer, mpi_op, finish = _reduction(pg, flat, op, "reduce")
+    flat = contiguous(tensor)
+    buffer, mpi_op, finish = reduction(pg, flat, op, "reduce")
     what = f"reduce({_describe(tensor)}, dst={dst}, op={op.name})"
     pg.agree(what)
     if pg.rank() == dst:
         request = pg.comm.Ireduce(pg.MPI.IN_PLACE, buffer, mpi_op, root=dst)
-        on_done = lambda: _store(tensor, _reduced(finish, buffer))  # noqa: E731
+        on_done = lambda: store(tensor, reduced(finish, buffer))  # noqa: E731
     else:
         request = pg.comm.Ireduce(buffer, None, mpi_op, root=dst)
         on_done = None
@@ -219,12 +136,12 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     """Every rank's ``tensor`` becomes rank ``src``'s."""
     pg = default_group(group)
     _check_tensor(tensor, "tensor", "broadcast")
-    src = _check_rank(pg, src if src is not None else group_src, "src", "broadcast")
-    flat = _contiguous(tensor)
+    src = _check_rank(pg, src, "src", "broadcast", group_src)
+    flat = contiguous(tensor)
     what = f"broadcast({_describe(tensor)}, src={src})"
     pg.agree(what)
-    request = pg.comm.Ibcast(_bytes(flat), root=src)
-    on_done = None if pg.rank() == src else (lambda: _store(tensor, flat))
+    request = pg.comm.Ibcast(as_bytes(flat), root=src)
+    on_done = None if pg.rank() == src else (lambda: store(tensor, flat))
     return _run(pg, [request], on_done, what, async_op, keep=(flat,))
 
 
@@ -233,15 +150,15 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     pg = default_group(group)
     _check_tensor(tensor, "tensor", "all_gather", writes=False)
     _check_list(tensor_list, "tensor_list", "all_gather", tensor, pg.size())
-    flat = _contiguous(tensor)
+    flat = contiguous(tensor)
     gathered = np.empty((pg.size(), flat.size), flat.dtype)
     what = f"all_gather({_describe(tensor)})"
     pg.agree(what)
-    request = pg.comm.Iallgather(_bytes(flat), _bytes(gathered))
+    request = pg.comm.Iallgather(as_bytes(flat), as_bytes(gathered))
 
     def on_done():
         for out, values in zip(tensor_list, gathered):
-            _store(out, values)
+            store(out, values)
     return _run(pg, [request], on_done, what, async_op, keep=(flat, gathered))
 
 
@@ -258,12 +175,12 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
         raise ValueError(f"all_gather_into_tensor: output tensor size must be equal to world_size times input "
                          f"tensor size: output {list(output_tensor.shape)}, input {list(input_tensor.shape)}, "
                          f"world_size {pg.size()}")
-    flat = _contiguous(input_tensor)
-    out = _contiguous(output_tensor)
+    flat = contiguous(input_tensor)
+    out = contiguous(output_tensor)
     what = f"all_gather_into_tensor({_describe(input_tensor)})"
     pg.agree(what)
-    request = pg.comm.Iallgather(_bytes(flat), _bytes(out))
-    return _run(pg, [request], lambda: _store(output_tensor, out), what, async_op, keep=(flat, out))
+    request = pg.comm.Iallgather(as_bytes(flat), as_bytes(out))
+    return _run(pg, [request], lambda: store(output_tensor, out), what, async_op, keep=(flat, out))
 
 
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
@@ -279,12 +196,12 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
         raise ValueError(f"reduce_scatter_tensor: input tensor must be the same size as output size times world "
                          f"size: input {list(input.shape)}, output {list(output.shape)}, world_size {pg.size()}")
     op = as_red_op(op)
-    send, mpi_op, finish = _reduction(pg, _contiguous(input), op, "reduce_scatter_tensor")   # MPI only reads it
+    send, mpi_op, finish = reduction(pg, contiguous(input), op, "reduce_scatter_tensor")   # MPI only reads it
     received = np.empty(output.numel(), send.dtype)
     what = f"reduce_scatter_tensor({_describe(input)}, op={op.name})"
     pg.agree(what)
     request = pg.comm.Ireduce_scatter_block(send, received, mpi_op)
-    return _run(pg, [request], lambda: _store(output, _reduced(finish, received)), what, async_op,
+    return _run(pg, [request], lambda: store(output, reduced(finish, received)), what, async_op,
                 keep=(send, received))
 
 
@@ -292,23 +209,22 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
     """Rank ``dst`` receives every rank's ``tensor`` in ``gather_list`` (given on ``dst`` only)."""
     pg = default_group(group)
     _check_tensor(tensor, "tensor", "gather", writes=False)
-    dst = _check_rank(pg, 0 if dst is None and group_dst is None else (dst if dst is not None else group_dst),
-                      "dst", "gather")
+    dst = _check_rank(pg, dst, "dst", "gather", group_dst, default=0)
     root = pg.rank() == dst
     if root:
         _check_list(gather_list, "gather_list", "gather", tensor, pg.size())
     elif gather_list:
         raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
-    flat = _contiguous(tensor)
+    flat = contiguous(tensor)
     gathered = np.empty((pg.size(), flat.size), flat.dtype) if root else None
     what = f"gather({_describe(tensor)}, dst={dst})"
     pg.agree(what)
-    request = pg.comm.Igather(_bytes(flat), _bytes(gathered) if root else None, root=dst)
+    request = pg.comm.Igather(as_bytes(flat), as_bytes(gathered) if root else None, root=dst)
 
     def on_done():
         if root:
             for out, values in zip(gather_list, gathered):
-                _store(out, values)
+                store(out, values)
     return _run(pg, [request], on_done, what, async_op, keep=(flat, gathered))
 
 
@@ -316,12 +232,11 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
     """Rank i's ``tensor`` becomes ``scatter_list[i]`` of rank ``src`` (given on ``src`` only)."""
     pg = default_group(group)
     _check_tensor(tensor, "tensor", "scatter")
-    src = _check_rank(pg, 0 if src is None and group_src is None else (src if src is not None else group_src),
-                      "src", "scatter")
+    src = _check_rank(pg, src, "src", "scatter", group_src, default=0)
     root = pg.rank() == src
     if root:
         _check_list(scatter_list, "scatter_list", "scatter", tensor, pg.size())
-        parts = np.stack([_contiguous(t) for t in scatter_list]) if scatter_list else None
+        parts = np.stack([contiguous(t) for t in scatter_list]) if scatter_list else None
     elif scatter_list:
         raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
     else:
@@ -329,13 +244,13 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
     received = np.empty(tensor.numel(), tensor._array.dtype)
     what = f"scatter({_describe(tensor)}, src={src})"
     pg.agree(what)
-    request = pg.comm.Iscatter(_bytes(parts) if root else None, _bytes(received), root=src)
-    return _run(pg, [request], lambda: _store(tensor, received), what, async_op, keep=(parts, received))
+    request = pg.comm.Iscatter(as_bytes(parts) if root else None, as_bytes(received), root=src)
+    return _run(pg, [request], lambda: store(tensor, received), what, async_op, keep=(parts, received))
 
 
 # ----- point to point ------------------------------------------------------------------------------------
-def _peer(pg, rank, argument, op):
-    rank = _check_rank(pg, rank, argument, op)
+def _peer(pg, rank, argument, op, group_rank=None):
+    rank = _check_rank(pg, rank, argument, op, group_rank)
     if rank == pg.rank():
         raise ValueError(f"Invalid {'destination' if argument == 'dst' else 'source'} rank: should not be the same "
                          f"as rank of the current process.")
@@ -346,9 +261,9 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     """Start sending ``tensor`` to rank ``dst``; returns a Work."""
     pg = default_group(group)
     _check_tensor(tensor, "tensor", "send", writes=False)
-    dst = _peer(pg, dst if dst is not None else group_dst, "dst", "send")
-    flat = np.array(_contiguous(tensor))   # a snapshot: the caller may change the tensor before it is sent
-    request = pg.p2p_comm.Isend(_bytes(flat), dest=dst, tag=tag)
+    dst = _peer(pg, dst, "dst", "send", group_dst)
+    flat = np.array(contiguous(tensor))   # a snapshot: the caller may change the tensor before it is sent
+    request = pg.p2p_comm.Isend(as_bytes(flat), dest=dst, tag=tag)
     return Work(pg, [request], None, f"send({_describe(tensor)}, dst={dst}, tag={tag})", keep=(flat,))
 
 
@@ -358,19 +273,19 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
     pg = default_group(group)
     _check_tensor(tensor, "tensor", "recv")
     MPI = pg.MPI
-    source = src if src is not None else group_src
-    source = MPI.ANY_SOURCE if source is None else _peer(pg, source, "src", "recv")
+    any_source = src is None and group_src is None
+    source = MPI.ANY_SOURCE if any_source else _peer(pg, src, "src", "recv", group_src)
     received = np.empty(tensor.numel(), tensor._array.dtype)
     status = MPI.Status()
-    request = pg.p2p_comm.Irecv(_bytes(received), source=source, tag=tag)
+    request = pg.p2p_comm.Irecv(as_bytes(received), source=source, tag=tag)
 
     def on_done():
         if status.Get_count(MPI.BYTE) != received.nbytes:
             raise DistBackendError(f"recv: rank {status.Get_source()} sent {status.Get_count(MPI.BYTE)} bytes but "
                                    f"{_describe(tensor)} holds {received.nbytes}")
-        _store(tensor, received)
+        store(tensor, received)
         return status.Get_source()
-    what = f"recv({_describe(tensor)}, src={'any' if src is None else source}, tag={tag})"
+    what = f"recv({_describe(tensor)}, src={'any' if any_source else source}, tag={tag})"
     return Work(pg, [request], on_done, what, status=status, keep=(received,))
 
 
@@ -417,8 +332,7 @@ def all_gather_object(object_list, obj, group=None):
 def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=None):
     """Rank ``dst`` receives every rank's ``obj`` in ``object_gather_list``."""
     pg = default_group(group)
-    dst = _check_rank(pg, 0 if dst is None and group_dst is None else (dst if dst is not None else group_dst),
-                      "dst", "gather_object")
+    dst = _check_rank(pg, dst, "dst", "gather_object", group_dst, default=0)
     if pg.rank() == dst and (object_gather_list is None or len(object_gather_list) != pg.size()):
         raise ValueError(f"gather_object: on the destination rank, object_gather_list must hold one entry per "
                          f"rank ({pg.size()})")
@@ -431,8 +345,7 @@ def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=
 def broadcast_object_list(object_list, src=None, group=None, device=None, group_src=None):
     """Every rank's ``object_list`` (of the same length everywhere) becomes rank ``src``'s, element by element."""
     pg = default_group(group)
-    src = _check_rank(pg, 0 if src is None and group_src is None else (src if src is not None else group_src),
-                      "src", "broadcast_object_list")
+    src = _check_rank(pg, src, "src", "broadcast_object_list", group_src, default=0)
     what = f"broadcast_object_list({len(object_list)} objects, src={src})"
     pg.agree(what)
     payload = np.frombuffer(pickle.dumps(list(object_list)), np.uint8) if pg.rank() == src else None

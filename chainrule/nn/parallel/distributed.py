@@ -18,9 +18,10 @@ import contextlib
 import zlib
 
 from ..._backend import xp as np
-from ...autograd.engine import AccumulateGrad
+from ...autograd.engine import edge_of
 from ...autograd.grad_mode import is_grad_enabled
-from ...distributed import collectives as _collectives
+from ...distributed.buffers import as_bytes, contiguous, reduction, store
+from ...distributed.collectives import all_gather_object
 from ...distributed.process_group import default_group
 from ...distributed.reduce_op import RedOpType
 from ...tensor import Tensor, _make
@@ -39,7 +40,7 @@ class _Bucket:
         self.offsets = np.cumsum([0] + [params[i].numel() for i in indices]).tolist()
         self.dtype = params[indices[0]]._array.dtype
         self.pending = len(indices)
-        self.flat = self.buffer = self.finish = self.request = None
+        self.buffer = self.finish = self.request = None
 
 
 def _buckets(params, first_cap, cap):
@@ -131,11 +132,11 @@ class DistributedDataParallel(Module):
         """PyTorch checks that every rank's model has the same parameters; a mismatch names the first one."""
         mine = [f"{n}: {p.dtype} {list(p.shape)}" for n, p in zip(self._param_names, self._params)]
         everyone = [None] * self._pg.size()
-        _collectives.all_gather_object(everyone, zlib.crc32("\n".join(mine).encode()))
+        all_gather_object(everyone, zlib.crc32("\n".join(mine).encode()))
         if len(set(everyone)) == 1:
             return
         models = [None] * self._pg.size()
-        _collectives.all_gather_object(models, mine)
+        all_gather_object(models, mine)
         for r, theirs in enumerate(models):
             if theirs != models[0]:
                 if len(theirs) != len(models[0]):
@@ -149,12 +150,12 @@ class DistributedDataParallel(Module):
         """Rank 0's values into every rank's ``tensors``, all broadcasts in flight at once."""
         if self._pg.size() == 1 or not tensors:
             return
-        flats = [_collectives._contiguous(t) for t in tensors]
-        requests = [self._comm.Ibcast(_collectives._bytes(f), root=0) for f in flats]
+        flats = [contiguous(t) for t in tensors]
+        requests = [self._comm.Ibcast(as_bytes(f), root=0) for f in flats]
         self._pg.wait(requests, "DistributedDataParallel's broadcast of rank 0's parameters and buffers")
         if self._pg.rank() != 0:
             for t, f in zip(tensors, flats):
-                _collectives._store(t, f)
+                store(t, f)
 
     # ----- forward ---------------------------------------------------------------------------------------
     def forward(self, *inputs, **kwargs):
@@ -182,23 +183,16 @@ class DistributedDataParallel(Module):
             self.require_backward_grad_sync = previous
 
     def _unreached_parameters(self, output):
-        """Indices of parameters whose gradient the forward's output does not depend on."""
-        reached = set()
+        """Indices of parameters whose gradient the forward's output does not depend on: a walk of the graph
+        from the output's nodes, collecting the parameters' AccumulateGrad nodes it reaches."""
+        stack = [edge_of(t) for t in _tensors_in(output) if t.requires_grad]
         seen = set()
-        stack = [t.grad_fn for t in _tensors_in(output) if t.grad_fn is not None]
-        stack += [t._accum for t in _tensors_in(output) if t.grad_fn is None and t._accum is not None]
         while stack:
             node = stack.pop()
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if node.__class__ is AccumulateGrad:
-                reached.add(id(node))
-                continue
-            stack.extend(edge[0] for edge in node.edges if edge is not None)
-        direct = {id(t) for t in _tensors_in(output)}
-        return [i for i, p in enumerate(self._params)
-                if (p._accum is None or id(p._accum) not in reached) and id(p) not in direct]
+            if id(node) not in seen:
+                seen.add(id(node))
+                stack.extend(edge[0] for edge in node.edges if edge is not None)
+        return [i for i, p in enumerate(self._params) if id(edge_of(p)) not in seen]
 
     # ----- the reduction, driven by gradient hooks -------------------------------------------------------
     def _reset_reduction(self, armed):
@@ -210,7 +204,7 @@ class DistributedDataParallel(Module):
         self._started = False             # some gradient was marked ready: the reduction must finish
         for bucket in self._buckets:
             bucket.pending = len(bucket.indices)
-            bucket.flat = bucket.buffer = bucket.finish = bucket.request = None
+            bucket.buffer = bucket.finish = bucket.request = None
         self._used_flags = self._used_request = None
 
     def _hook_for(self, index):
@@ -261,8 +255,7 @@ class DistributedDataParallel(Module):
                 part.fill(0)
             else:
                 part[...] = grad._array.reshape(-1)
-        bucket.flat = flat
-        bucket.buffer, mpi_op, bucket.finish = _collectives._reduction(self._pg, flat, RedOpType.AVG,
+        bucket.buffer, mpi_op, bucket.finish = reduction(self._pg, flat, RedOpType.AVG,
                                                                        "DistributedDataParallel")
         bucket.request = self._comm.Iallreduce(self._pg.MPI.IN_PLACE, bucket.buffer, mpi_op)
 
