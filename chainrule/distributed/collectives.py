@@ -85,6 +85,20 @@ def _check_list(tensors, argument, op, like, count):
         _check_tensor(t, f"{argument}[{i}]", op)
 
 
+def _check_whole_and_part(pg, op, whole, part, size_error, writes_whole):
+    """The arguments of all_gather_into_tensor and reduce_scatter_tensor: ``whole`` (a tensor and its argument
+    name) holds one ``part`` per rank, of the same dtype; the one the collective writes must be writable."""
+    (whole, whole_name), (part, part_name) = whole, part
+    _check_tensor(whole, whole_name, op, writes=writes_whole)
+    _check_tensor(part, part_name, op, writes=not writes_whole)
+    if whole.dtype != part.dtype:
+        raise TypeError(f"{op}: {whole_name} is {whole.dtype} but {part_name} is {part.dtype}; they must have the "
+                        f"same dtype")
+    if whole.numel() != pg.size() * part.numel():
+        raise ValueError(f"{op}: {size_error}: {whole_name} {list(whole.shape)}, {part_name} {list(part.shape)}, "
+                         f"world_size {pg.size()}")
+
+
 def _check_rank(pg, rank, argument, op, group_rank=None, default=None):
     """The rank named by ``rank`` (or PyTorch's ``group_*`` spelling of it; with one group they are the same),
     else ``default``; an error if none is given or it is not a rank of the group."""
@@ -166,15 +180,9 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     """``output_tensor`` becomes the ranks' ``input_tensor`` one after another (rank 0 first), on every rank:
     shaped ``(world_size * n, ...)`` to concatenate or ``(world_size, n, ...)`` to stack."""
     pg = default_group(group)
-    _check_tensor(output_tensor, "output_tensor", "all_gather_into_tensor")
-    _check_tensor(input_tensor, "input_tensor", "all_gather_into_tensor", writes=False)
-    if output_tensor.dtype != input_tensor.dtype:
-        raise TypeError(f"all_gather_into_tensor: output_tensor is {output_tensor.dtype} but input_tensor is "
-                        f"{input_tensor.dtype}; they must have the same dtype")
-    if output_tensor.numel() != pg.size() * input_tensor.numel():
-        raise ValueError(f"all_gather_into_tensor: output tensor size must be equal to world_size times input "
-                         f"tensor size: output {list(output_tensor.shape)}, input {list(input_tensor.shape)}, "
-                         f"world_size {pg.size()}")
+    _check_whole_and_part(pg, "all_gather_into_tensor", (output_tensor, "output_tensor"),
+                          (input_tensor, "input_tensor"),
+                          "output tensor size must be equal to world_size times input tensor size", writes_whole=True)
     flat = contiguous(input_tensor)
     out = contiguous(output_tensor)
     what = f"all_gather_into_tensor({_describe(input_tensor)})"
@@ -187,14 +195,8 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     """Reduce the ranks' ``input`` (``op``), split the result into ``world_size`` equal parts along its first
     elements, and give rank i part i in ``output``."""
     pg = default_group(group)
-    _check_tensor(output, "output", "reduce_scatter_tensor")
-    _check_tensor(input, "input", "reduce_scatter_tensor", writes=False)
-    if output.dtype != input.dtype:
-        raise TypeError(f"reduce_scatter_tensor: output is {output.dtype} but input is {input.dtype}; they must "
-                        f"have the same dtype")
-    if input.numel() != pg.size() * output.numel():
-        raise ValueError(f"reduce_scatter_tensor: input tensor must be the same size as output size times world "
-                         f"size: input {list(input.shape)}, output {list(output.shape)}, world_size {pg.size()}")
+    _check_whole_and_part(pg, "reduce_scatter_tensor", (input, "input"), (output, "output"),
+                          "input tensor must be the same size as output size times world size", writes_whole=False)
     op = as_red_op(op)
     send, mpi_op, finish = reduction(pg, contiguous(input), op, "reduce_scatter_tensor")   # MPI only reads it
     received = np.empty(output.numel(), send.dtype)
