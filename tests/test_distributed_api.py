@@ -1,6 +1,7 @@
 """chainrule.distributed in one process, without MPI: what programs touch before (or instead of) starting ranks,
 and DistributedSampler against PyTorch's own, index for index."""
 import itertools
+import os
 import subprocess
 import sys
 import textwrap
@@ -112,3 +113,29 @@ def test_launcher_variables_become_torchruns():
     openmpi = {"OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "2"}
     assert launch_env.launcher_ranks(openmpi) == (0, 2, 0, 2)
     assert launch_env.export_torchrun_variables({}) is False
+
+
+def test_one_process_without_a_launcher(tmp_path):
+    """backend="mpi" makes a group of one; a program that expects more ranks is told how to start them."""
+    pytest.importorskip("mpi4py", reason="needs pip install 'chainrule[distributed]'")
+    program = tmp_path / "prog.py"
+    program.write_text(textwrap.dedent("""
+        import chainrule as torch
+        import chainrule.distributed as dist
+        try:
+            dist.init_process_group("gloo", init_method="tcp://127.0.0.1:23456", rank=0, world_size=2)
+        except ValueError as e:
+            print(e)
+        dist.init_process_group("mpi")
+        t = torch.tensor([3.0])
+        dist.all_reduce(t, op=dist.ReduceOp.AVG)
+        print(dist.get_rank(), dist.get_world_size(), dist.get_backend(), t.item())
+        """))
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "PMI_RANK", "PMI_SIZE")}
+    out = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    refused, result = out.stdout.strip().splitlines()
+    assert refused == ("init_process_group: the program expects 2 ranks (world_size=2) but MPI started 1. "
+                       "chainrule's ranks are MPI processes: start them with `chainrule run -n 2 prog.py` or "
+                       "`mpiexec -n 2 python prog.py` (torch.multiprocessing.spawn is not supported).")
+    assert result == "0 1 mpi 3.0"
