@@ -5,7 +5,7 @@ call ``init_process_group``: ``ddp = int(os.environ.get("RANK", -1)) != -1``). t
 launcher sets its own (``PMI_RANK`` under MPICH's mpiexec, ``OMPI_COMM_WORLD_RANK`` under Open MPI's). So that
 ``mpiexec -n 4 python train.py`` runs such a program as ``torchrun --nproc_per_node 4 train.py`` would,
 importing ``chainrule.distributed`` in a process an MPI launcher started exports torchrun's names too
-(never overriding ones that are already set). Only the standard library here: this runs before NumPy loads.
+(never overriding ones that are already set).
 """
 import os
 

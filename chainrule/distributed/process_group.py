@@ -15,6 +15,7 @@ import sys
 import time
 import zlib
 
+from .._backend import xp as np
 from . import _mpi, launch_env
 
 default_pg_timeout = datetime.timedelta(minutes=30)   # PyTorch's default for CPU backends
@@ -111,7 +112,6 @@ class ProcessGroup:
     def agree(self, what):
         """Check that every rank is calling the same collective ``what`` (a description with the shapes, dtype
         and root that must match); raise DistBackendError naming each rank's call if they differ."""
-        import numpy as np
         self._sequence += 1
         mine = np.array([zlib.crc32(what.encode())], dtype=np.int64)
         everyone = np.empty(self._size, dtype=np.int64)
