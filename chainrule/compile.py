@@ -23,20 +23,19 @@ state instead of updating it in place, or a result that still needs a graph. New
 or dtypes trigger a new trace.
 """
 import functools
+import os
 import sys
 import warnings
 
 import numpy as np
 
+from . import _compile_guards as _guards
 from ._backend import restore_array_module, swap_array_module
 from .tensor import Tensor, _make
 
 
 class CaptureError(RuntimeError):
     """The step does something a captured program cannot repeat faithfully."""
-
-
-_tracer = None   # the Tracer while a trace runs
 
 
 class _Traced(np.ndarray):
@@ -106,17 +105,35 @@ class _Traced(np.ndarray):
     def nonzero(self):
         return np.nonzero(self)
 
-    # Reading a value into Python makes the step's control flow depend on data: not capturable.
-    def _refuse(self, *args, **kwargs):
-        raise CaptureError("the step reads a tensor's value into Python (.item(), float(), bool(), "
-                           "an `if` on a tensor...): a captured program cannot repeat that decision")
+    # Reading a value into Python makes the step's control flow depend on data: the program cannot repeat
+    # that decision. The trace goes on with the real value (it is a real step) but will not be captured.
+    def _reads_value(name):
+        real = getattr(np.ndarray, name)
 
-    item = tolist = tobytes = __bool__ = __float__ = __int__ = __index__ = __complex__ = __contains__ = _refuse
+        def method(self, *args, **kwargs):
+            _tracer.refuse("the step reads a tensor's value into Python (.item(), float(), bool(), an `if` on a "
+                           "tensor...): a captured program cannot repeat that decision")
+            return real(self.view(np.ndarray), *args, **kwargs)
+        method.__name__ = name
+        return method
 
-    def _refuse_write(self, *args, **kwargs):
-        raise CaptureError("the step changes an array in place by a NumPy method the tracer does not record")
+    for _name in ("item", "tolist", "tobytes", "__bool__", "__float__", "__int__", "__index__", "__complex__",
+                  "__contains__"):
+        locals()[_name] = _reads_value(_name)
 
-    partition = itemset = resize = byteswap = setfield = _refuse_write
+    def _writes_unrecorded(name):
+        real = getattr(np.ndarray, name)
+
+        def method(self, *args, **kwargs):
+            _tracer.refuse(f"the step changes an array in place by a NumPy method the tracer does not record "
+                           f"(ndarray.{name})")
+            return real(self.view(np.ndarray), *args, **kwargs)
+        method.__name__ = name
+        return method
+
+    for _name in ("partition", "resize", "byteswap", "setfield"):
+        locals()[_name] = _writes_unrecorded(_name)
+    del _name, _reads_value, _writes_unrecorded
 
 
 def _astype(a, dtype, copy=True):
@@ -201,7 +218,46 @@ def _value_args(func, args, kwargs):
     return ()
 
 
-class Tracer:
+def _bare(obj):
+    """``obj`` with every traced array replaced by a plain view of the same memory."""
+    if isinstance(obj, _Traced):
+        return obj.view(np.ndarray)
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_bare(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _bare(v) for k, v in obj.items()}
+    return obj
+
+
+class _PassThrough:
+    """The tracer when none runs, and what a refused trace becomes: NumPy on plain views, nothing recorded.
+    (A traced array that outlives its trace, or a trace that saw something it cannot replay, computes as
+    a plain array would: the step it belongs to is a real step and finishes as one.)"""
+
+    refused = "not tracing"
+
+    def refuse(self, reason):
+        pass
+
+    def check_plain(self, array):
+        pass
+
+    def call(self, func, args, kwargs, writes=None):
+        return func(*_bare(args), **_bare(kwargs))
+
+    def ufunc(self, ufunc, method, inputs, kwargs):
+        fn = ufunc if method == "__call__" else getattr(ufunc, method)
+        return fn(*_bare(inputs), **_bare(kwargs))
+
+    def function(self, func, args, kwargs):
+        return func(*_bare(args), **_bare(kwargs))
+
+
+_IDLE = _PassThrough()
+_tracer = _IDLE
+
+
+class Tracer(_PassThrough):
     def __init__(self):
         self.instructions = []
         self.values = []          # slot -> the value the trace computed (plain ndarray)
@@ -209,6 +265,12 @@ class Tracer:
         self.fresh = {}           # slot -> initial content of an array the step creates (zeros, ones)
         self.roots = set()        # ids of the arrays owning the memory of the values: a plain array
         #                           viewing one of them escaped the tracer
+        self.refused = None       # why this trace cannot become a program (the first reason seen)
+
+    def refuse(self, reason):
+        """The program cannot repeat this step: record why, and let the step finish as a plain eager step."""
+        if self.refused is None:
+            self.refused = reason
 
     def new_slot(self, value, external=None):
         value = np.asarray(value)
@@ -222,10 +284,10 @@ class Tracer:
         return traced
 
     def _unwrap(self, obj):
-        """Replace traced arrays by slot references (and check they were all recorded)."""
+        """Replace traced arrays by slot references (refusing the trace where one was not recorded)."""
         if isinstance(obj, _Traced):
             if obj._slot is None:
-                raise CaptureError("an array was derived by a NumPy path the tracer does not record")
+                self.refuse("an array was derived by a NumPy path the tracer does not record")
             return _Slot(obj._slot)
         if isinstance(obj, np.ndarray):
             self.check_plain(obj)
@@ -240,8 +302,8 @@ class Tracer:
         """A plain array is a constant of the program, unless it views a value's memory: then it was
         derived from the step's tensors by a path the tracer did not see, and baking it in would be wrong."""
         if id(_root(array)) in self.roots:
-            raise CaptureError("an array was derived from the step's tensors by a NumPy path the tracer does "
-                               "not record (np.asarray, as_strided, a view of a tensor's raw memory...)")
+            self.refuse("an array was derived from the step's tensors by a NumPy path the tracer does not record "
+                        "(np.asarray, as_strided, a view of a tensor's raw memory...)")
 
     def _plain(self, obj):
         if isinstance(obj, _Slot):
@@ -254,18 +316,22 @@ class Tracer:
 
     def call(self, func, args, kwargs, writes=None):
         """Run ``func`` on plain arrays, record it, return its result as a traced array."""
-        uargs, ukwargs = self._unwrap(args), self._unwrap(kwargs)
-        if func in _DATA_DEPENDENT_SHAPE or (func is _getitem and _has_index_mask(args[1])):
-            if _holds_slot((uargs, ukwargs)):
-                raise CaptureError(f"{getattr(func, '__name__', func)}'s result has a shape that depends on the "
-                                   f"values (nonzero, unique, a boolean mask index): a fixed program cannot hold it")
+        if self.refused is None:
+            uargs, ukwargs = self._unwrap(args), self._unwrap(kwargs)
+            if func in _DATA_DEPENDENT_SHAPE or (func is _getitem and _has_index_mask(args[1])):
+                if _holds_slot((uargs, ukwargs)):
+                    self.refuse(f"{getattr(func, '__name__', func)}'s result has a shape that depends on the values "
+                                f"(nonzero, unique, a boolean mask index): a fixed program cannot hold it")
+        if self.refused is not None:
+            return _PassThrough.call(self, func, args, kwargs)
         plain_args = self._plain(uargs)
         result = func(*plain_args, **self._plain(ukwargs))
         if result is None and writes is None:
             # NumPy's functions that return nothing (copyto, put_along_axis, putmask, ...) write into
             # their first argument: that buffer changes during a replay, so it is no constant.
             if not (uargs and isinstance(uargs[0], _Slot)):
-                raise CaptureError(f"{getattr(func, '__name__', func)} writes into an array the tracer cannot see")
+                self.refuse(f"{getattr(func, '__name__', func)} writes into an array the tracer cannot see")
+                return None
             writes = uargs[0]
         if writes is not None or result is None:
             self.instructions.append(_Instruction(func, uargs, ukwargs, None, writes, False))
@@ -296,19 +362,22 @@ class Tracer:
         return value
 
     def ufunc(self, ufunc, method, inputs, kwargs):
-        fn = ufunc if method == "__call__" else getattr(ufunc, method)
-        out = kwargs.get("out")
-        if out is not None:
+        if self.refused is None:
+            out = kwargs.get("out")
             out = out[0] if isinstance(out, tuple) and len(out) == 1 else out
-            if not isinstance(out, _Traced):
-                raise CaptureError(f"{ufunc.__name__} writes into an array that is not part of the step's "
-                                   f"state (the tracer cannot see it)")
+            if out is not None and not isinstance(out, _Traced):
+                self.refuse(f"{ufunc.__name__} writes into an array that is not part of the step's state (the "
+                            f"tracer cannot see it)")
+            elif method == "at" and not isinstance(inputs[0], _Traced):
+                self.refuse(f"{ufunc.__name__}.at writes into an array the tracer cannot see")
+        if self.refused is not None:
+            return _PassThrough.ufunc(self, ufunc, method, inputs, kwargs)
+        fn = ufunc if method == "__call__" else getattr(ufunc, method)
+        if out is not None:
             target = self._unwrap(out)
             self.call(fn, inputs, dict(kwargs, out=out), writes=target)
-            return self._wrap_written(target)
+            return self._wrap_written(target) if self.refused is None else out
         if method == "at":
-            if not isinstance(inputs[0], _Traced):
-                raise CaptureError(f"{ufunc.__name__}.at writes into an array the tracer cannot see")
             self.call(fn, inputs, kwargs, writes=self._unwrap(inputs[0]))
             return None
         return self.call(fn, inputs, kwargs)
@@ -366,7 +435,7 @@ class _TracingNumpy:
 
     @property
     def random(self):
-        return _NoRandom()
+        return _RefusingRandom(np.random)
 
 
 def _contains_traced(obj):
@@ -392,9 +461,9 @@ _real_as_strided = np.lib.stride_tricks.as_strided
 
 def _traced_as_strided(x, shape=None, strides=None, subok=False, writeable=True):
     """as_strided on a traced array: recorded as a view (NumPy does not dispatch it)."""
-    if _tracer is not None and isinstance(x, _Traced):
+    if isinstance(x, _Traced):
         return _tracer.call(_as_strided_view, (x, tuple(shape), tuple(strides), writeable), {})
-    if _tracer is not None and isinstance(x, np.ndarray):
+    if isinstance(x, np.ndarray):
         _tracer.check_plain(x)
     return _real_as_strided(x, shape, strides, subok, writeable)
 
@@ -422,19 +491,22 @@ def _restore_functions(swapped):
         setattr(module, attr, value)
 
 
-class _NoRandom:
-    """Stands in for a random generator during a trace: any draw is refused."""
+class _RefusingRandom:
+    """Stands in for a random generator during a trace: a draw refuses the trace, then draws for real."""
+
+    def __init__(self, real):
+        self._real = real
 
     def __getattr__(self, name):
-        _no_random()
+        _tracer.refuse(_RANDOM_REASON)
+        return getattr(self._real, name)
+
+
+_RANDOM_REASON = ("the step draws random numbers (dropout in training mode, randn, ...): a captured program "
+                  "would repeat the same numbers every time")
 
 
 _FRESH = {np.zeros, np.ones, np.full, np.zeros_like, np.ones_like, np.full_like}
-
-
-def _no_random(*args, **kwargs):
-    raise CaptureError("the step draws random numbers (dropout in training mode, randn, ...): a captured "
-                       "program would repeat the same numbers every time")
 
 
 # ----- linking: the recording becomes a list of kernels over fixed buffers -------------------------
@@ -522,197 +594,149 @@ def _copy_into(buf, func, args, kwargs):
     return kernel
 
 
-# ----- finding the step's state ----------------------------------------------------------------------
-def _state_tensors(fn):
-    """Tensors the step may read or update: those of the modules, optimizers, tensors and
-    containers that ``fn`` refers to (its closure, the globals it names, a bound method's self)."""
-    return _walk(fn)[0]
-
-
-def _owners(fn):
-    """The modules and optimizers the step reaches (directly or through containers and other modules)."""
-    owners, seen = [], set()
-    for obj in _walk(fn)[1]:
-        for o in (obj.modules() if hasattr(obj, "modules") else (obj,)):
-            if id(o) not in seen:
-                seen.add(id(o))
-                owners.append(o)
-    return owners
-
-
-def _walk(fn):
-    Module, Optimizer = _owner_classes()
-    found, seen, owners = {}, set(), []
-
-    def visit(obj, depth):
-        if id(obj) in seen or depth > 4:
-            return
-        seen.add(id(obj))
-        if isinstance(obj, Tensor):
-            found[id(obj)] = obj
-            if obj._grad is not None:
-                found[id(obj._grad)] = obj._grad
-        elif isinstance(obj, Module):
-            owners.append(obj)
-            for t in list(obj.parameters()) + list(obj.buffers()):
-                visit(t, depth)
-            for value in vars(obj).values():
-                if isinstance(value, (Tensor, list, tuple, dict)):
-                    visit(value, depth + 1)
-        elif isinstance(obj, Optimizer):
-            owners.append(obj)
-            for group in obj.param_groups:
-                for p in group["params"]:
-                    visit(p, depth)
-            for state in obj.state.values():
-                visit(state, depth + 1)
-        elif isinstance(obj, dict):
-            for v in obj.values():
-                visit(v, depth + 1)
-        elif isinstance(obj, (list, tuple)):
-            for v in obj:
-                visit(v, depth + 1)
-        elif callable(obj) and getattr(obj, "__module__", "") and not str(obj.__module__).startswith("chainrule"):
-            for ref in _references(obj):
-                visit(ref, depth + 1)
-
-    for ref in _references(fn):
-        visit(ref, 0)
-    return list(found.values()), owners
-
-
-@functools.lru_cache(maxsize=None)
-def _owner_classes():
-    """(nn.Module, optim.Optimizer): the kinds of object whose tensors are a step's state."""
-    from . import nn, optim
-    return getattr(nn, "Module", ()), getattr(optim, "Optimizer", ())
-
-
-def _references(fn):
-    refs = []
-    if hasattr(fn, "__self__"):
-        refs.append(fn.__self__)
-    if hasattr(fn, "__func__"):
-        fn = fn.__func__
-    if not hasattr(fn, "__code__"):
-        return refs + ([fn] if not callable(fn) else [vars(fn)] if hasattr(fn, "__dict__") else [])
-    for cell in fn.__closure__ or ():
-        try:
-            refs.append(cell.cell_contents)
-        except ValueError:
-            pass
-    names = set()
-    stack = [fn.__code__]
-    while stack:
-        code = stack.pop()
-        names.update(code.co_names)
-        stack.extend(c for c in code.co_consts if hasattr(c, "co_names"))
-    g = fn.__globals__
-    refs.extend(g[n] for n in names if n in g and not isinstance(g[n], type(sys)))
-    return refs
-
-
-def _guards(state_objects):
-    """Python-level settings a captured program bakes in: a change means a new trace."""
-    from . import autograd
-    Module, Optimizer = _owner_classes()
-    items = [autograd.grad_mode.enabled]
-    for obj in state_objects:
-        if isinstance(obj, Optimizer):
-            for g in obj.param_groups:
-                items.append(tuple(sorted((k, v) for k, v in g.items() if _is_setting(v))))
-                # Whether each gradient exists: the step assigns a gradient or accumulates into it.
-                items.append(tuple(p._grad is None for p in g["params"]))
-        elif isinstance(obj, Module):
-            items.append(obj.training)
-    return tuple(items)
-
-
-def _is_setting(v):
-    if isinstance(v, tuple):
-        return all(_is_setting(x) for x in v)
-    return isinstance(v, (int, float, bool, str)) or v is None
-
-
 # ----- the public wrapper ------------------------------------------------------------------------------
-class CompiledStep:
-    """What ``chainrule.compile`` returns: call it like the function it wraps."""
+MAX_PROGRAMS = 8      # programs kept per compiled step (the oldest goes first), as torch.compile's cache limit
 
-    def __init__(self, fn, fullgraph=False, verify=True):
+
+def _default_check_every():
+    """``CHAINRULE_COMPILE_CHECK_EVERY``: the recheck period when ``compile`` is not given one (0: never)."""
+    try:
+        return max(0, int(os.environ.get("CHAINRULE_COMPILE_CHECK_EVERY", "0")))
+    except ValueError:
+        raise ValueError("CHAINRULE_COMPILE_CHECK_EVERY must be a whole number of calls (0 turns rechecks off), "
+                         f"not {os.environ['CHAINRULE_COMPILE_CHECK_EVERY']!r}") from None
+
+
+class CompiledStep:
+    """What ``chainrule.compile`` returns: call it like the function it wraps.
+
+    ``programs``: the captured programs (each replayed while its guard holds); ``refusals``: why capture
+    was refused, in order.
+    """
+
+    def __init__(self, fn, fullgraph=False, verify=True, check_every=None):
         functools.update_wrapper(self, fn, updated=())
         self.fn = fn
         self.fullgraph = fullgraph
         self.verify = verify
-        self.programs = {}      # key -> _Program, or None where capture was refused
-        self.calls = {}         # key -> how many times this key was seen
-        self.fallback_reason = None
-        self._owners = None     # the modules and optimizers whose settings guard a program
+        self.check_every = _default_check_every() if check_every is None else int(check_every)
+        if self.check_every < 0:
+            raise ValueError(f"check_every must be >= 0 (0 turns rechecks off), got {check_every}")
+        self.programs = []       # _Program, most recent last
+        self.refusals = []       # the reasons capture was refused
+        self._refused = []       # (arguments key, guard): a state in which capture was refused
+        self._pending = None     # (arguments key, guard) after an eager warm-up call: the next call traces
+        self._never = None       # why this step can never be captured (a value its guards cannot read)
 
-    def _key(self, args):
+    @property
+    def fallback_reason(self):
+        return self.refusals[-1] if self.refusals else None
+
+    @staticmethod
+    def _key(args):
         parts = []
         for a in args:
             if isinstance(a, Tensor):
-                parts.append(("T", a._array.shape, a._array.dtype.str, a._requires_grad))
+                parts.append((a._array.shape, a._array.dtype, a._requires_grad))
             elif isinstance(a, np.ndarray):
                 raise TypeError("pass tensors to a compiled step, not NumPy arrays (chainrule.from_numpy(a))")
             else:
-                parts.append(("V", a))
-        if self._owners is None:
-            self._owners = _owners(self.fn)
-        return tuple(parts), _guards(self._owners)
+                parts.append(("value", type(a), a))
+        return tuple(parts)
 
     def __call__(self, *args):
+        if self._never is not None:
+            return self.fn(*args)
         try:
             key = self._key(args)
             hash(key)
         except TypeError:
-            return self.fn(*args)
-        seen = self.calls.get(key, 0)
-        self.calls[key] = seen + 1
-        program = self.programs.get(key)
-        if program is not None and program.state_is_current():
-            return program.run(args)
-        if (key in self.programs and program is None) or seen == 0:
-            return self.fn(*args)        # refused before, or the warm-up call (state is made lazily)
+            return self.fn(*args)     # arguments a key cannot hold (lists...): eager
+        for program in self.programs:
+            if program.key == key and program.guard.check() < 0:
+                program.replays += 1
+                if self.check_every and program.replays % self.check_every == 0:
+                    return self._recheck(program, args)
+                return program.run(args)
+        for refused_key, guard in self._refused:
+            if refused_key == key and guard.check() < 0:
+                return self.fn(*args)
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0] != key or pending[1].check() >= 0:
+            # The warm-up call, eager (optimizers make their state lazily); the trace starts from what it leaves.
+            result = self.fn(*args)
+            try:
+                self._pending = (key, _guards.build_guard(self.fn))
+            except _guards.UnguardableError as exc:
+                self._refuse(key, None, f"cannot guard {exc}: a replay could not tell when it changed")
+            return result
         try:
-            program, result = _Program.capture(self.fn, args, self.verify)
+            program, result, reason = _Program.capture(self.fn, args, pending[1], self.verify, self.fullgraph)
         except CaptureError as exc:
-            if self.fullgraph:
-                raise
-            self.programs[key] = None
-            self.fallback_reason = str(exc)
-            warnings.warn(f"chainrule.compile: running {getattr(self.fn, '__name__', 'the step')} eagerly: "
-                          f"{exc}", RuntimeWarning, stacklevel=2)
-            return self.fn(*args)
-        self.programs[key] = program
+            self._refuse(key, pending[1], str(exc))     # raises (fullgraph)
+        if program is None:
+            self._refuse(key, pending[1], reason)
+            return self.fn(*args) if result is _RUN_EAGERLY else result
+        program.key = key
+        self.programs.append(program)
+        del self.programs[:-MAX_PROGRAMS]
+        return result
+
+    def _refuse(self, key, guard, reason):
+        """Run eagerly from now on in this state (guard None: always) with a warning; under fullgraph, raise
+        (every time: nothing is recorded)."""
+        self.refusals.append(reason)
+        if self.fullgraph:
+            raise CaptureError(reason)
+        if guard is None:
+            self._never = reason
+        else:
+            self._refused.append((key, guard))
+            del self._refused[:-MAX_PROGRAMS]
+        warnings.warn(f"chainrule.compile: running {getattr(self.fn, '__name__', 'the step')} eagerly: {reason}",
+                      RuntimeWarning, stacklevel=3)
+
+    def _recheck(self, program, args):
+        """Replay, then run the step eagerly from the same state; they must agree. Eager's effects stay."""
+        state, params = program.checked_state(args)
+        before = _Snapshot(state, params)
+        replayed = _values(program.run(args))
+        after_replay = _Snapshot(state, params)
+        before.restore()
+        result = _materialise(self.fn(*args))
+        if not (after_replay.matches(_Snapshot(state, params)) and _all_close(replayed, _values(result))):
+            self.programs.remove(program)
+            self._refuse(program.key, program.guard,
+                         f"the replayed program disagreed with eager mode on its replay {program.replays} "
+                         f"(check_every={self.check_every}): the step depends on something the guards do not see")
         return result
 
 
+def _all_close(xs, ys):
+    return len(xs) == len(ys) and all(np.allclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True) for a, b in zip(xs, ys))
+
+
 class _Program:
-    def __init__(self, kernels, buffers, input_slots, output, grad_bindings, state_arrays=(), grad_inputs=(),
+    def __init__(self, kernels, buffers, input_slots, output, grad_bindings, guard, params, grad_inputs=(),
                  written_inputs=()):
         self.kernels = kernels
+        self.guard = guard       # the Python values the trace read: a replay is right only while they hold
+        self.params = params     # the leaf tensors that require grad (their .grad is state too)
+        self.key = None          # the arguments' shapes, dtypes and values it was traced with
+        self.replays = 0
         # (param, buffer, rebind): the gradient the step starts from is read from this buffer; where the step
         # keeps that gradient (updating it in place, if at all), the buffer is the .grad after a replay.
         self.grad_inputs = list(grad_inputs)
         # (argument index, buffer): the step updates that input in place; copied back after a replay.
         self.written_inputs = [(i, buffers[s]) for i, s in input_slots if s in written_inputs]
-        # (tensor, array) for the state the kernels read and write: if a tensor now holds another
-        # array (load_state_dict, model.to(...), p.data = ...), the program is stale and is traced again.
-        self.state_arrays = state_arrays
         self.buffers = buffers
         self.inputs = [(i, buffers[s]) for i, s in input_slots]
         self.output = output
         self.grad_bindings = [(t, buffers[s]) for t, s in grad_bindings]
 
-    def state_is_current(self):
-        for tensor, array in self.state_arrays:
-            if tensor._array is not array:
-                return False
-        for p, _, _ in self.grad_inputs:
-            if p._grad is None:
-                return False     # traced with a gradient to accumulate into: a new trace
-        return True
+    def checked_state(self, args):
+        """(tensors, params) a recheck compares: the state the guard found, the tensor arguments."""
+        return self.guard.tensors + [a for a in args if isinstance(a, Tensor)], self.params
 
     def run(self, args):
         for i, buf in self.inputs:
@@ -740,15 +764,24 @@ class _Program:
         return value
 
     @staticmethod
-    def capture(fn, args, verify):
-        """Trace one real step (its effects stay), link it, and check a replay against eager mode."""
+    def capture(fn, args, guard, verify=True, undo_refused=False):
+        """Trace one real step and link it into a program; check a replay against eager mode (``verify``).
+
+        ``guard`` holds now (it was built after the warm-up call); the step must leave it holding. The traced
+        call is the step's real call: its effects stay and ``(program, result, None)`` is returned. Where the
+        step cannot be captured, ``(None, result, reason)``, the step having run once all the same;
+        ``undo_refused`` (fullgraph) instead puts the tensors back as they were and raises CaptureError. A step
+        that fails while traced is undone (the error re-raised under ``undo_refused``) and
+        ``(None, _RUN_EAGERLY, reason)`` returned: it is to run again, eagerly.
+        """
         global _tracer
-        state = _state_tensors(fn)
-        params = [t for t in state if t._requires_grad and t.grad_fn is None]
-        snapshot = _Snapshot(state + [a for a in args if isinstance(a, Tensor)], params)
+        params = [t for t in guard.tensors if t._requires_grad and t.grad_fn is None]
         # The gradients present when the step starts are read by it (accumulation, zero_grad(set_to_none=False)):
         # a replay copies the current ones into their buffers first.
         grad_inputs = [(p, p._grad) for p in params if p._grad is not None]
+        state = guard.tensors + [g for _, g in grad_inputs]
+        snapshot = _Snapshot(state + [a for a in args if isinstance(a, Tensor)], params)
+        rng_states = _RandomStates()
         tracer = Tracer()
         wrapped = {}       # id(original array) -> traced view
         originals = []     # (tensor, original array)
@@ -766,61 +799,74 @@ class _Program:
                 originals.append((a, a._array))
                 a._array = traced
         from . import random as _random
-        rng_state = _random._global.get_state()
         swapped = swap_array_module(_TracingNumpy(), skip=(__name__,))
         swapped_functions = _swap_functions([(_real_as_strided, _traced_as_strided)])
-        real_gen, _random._gen = _random._gen, _no_random
-        real_np_gen, _random._global.np = _random._global.np, _NoRandom()
+        real_gen, real_np_gen = _random._gen, _random._global.np
+        _random._gen = lambda generator: _RefusingRandom(real_gen(generator))
+        _random._global.np = _RefusingRandom(real_np_gen)
         _tracer = tracer
         try:
             result = fn(*args)
-            output = _output_spec(result)
-        except BaseException:
-            _restore(originals)
-            snapshot.restore()   # a refused or failed step leaves the state as it was
-            raise
+        except Exception as exc:
+            failed = exc
+        else:
+            failed = None
         finally:
-            _tracer = None
+            _tracer = _IDLE
             _random._gen = real_gen
             _random._global.np = real_np_gen
             _restore_functions(swapped_functions)
             restore_array_module(swapped)
+        rebound = [t for t, arr in originals if t._array is not wrapped.get(id(arr), t._array)]
         _restore(originals)
+        if failed is not None:
+            # Undo the traced call and run the step eagerly: the error is then the step's own.
+            snapshot.restore()
+            rng_states.restore()
+            _detrace(fn, params)
+            if undo_refused:
+                raise failed
+            return None, _RUN_EAGERLY, f"the step failed while traced ({type(failed).__name__}: {failed})"
         try:
+            if tracer.refused is not None:
+                raise CaptureError(tracer.refused)
+            output = _output_spec(result)
+            if rebound:
+                raise CaptureError("the step stores a new array in a tensor of its state instead of updating it in "
+                                   "place (`p.data = ...`, `t.set_(...)`)")
+            changed = guard.side_effect()
+            if changed is not None:
+                raise CaptureError(f"the step changes a Python value (a side effect a replay would skip): {changed}")
+            if not _RandomStates() == rng_states:
+                raise CaptureError(_RANDOM_REASON)
             bindings = []
             for p in params:
                 g = p._grad
                 if g is not None and isinstance(g._array, _Traced):
                     bindings.append((p, g._array._slot))
                     p._grad = _make(np.asarray(g._array))
-            leaked = [t for t in _state_tensors(fn) if isinstance(t._array, _Traced)]
-            if leaked:
-                raise CaptureError("the step stores new tensors in its state instead of updating the old ones "
-                                   "in place (e.g. `p.data = ...` or a new optimizer buffer)")
-            if _random._global.get_state() != rng_state:
-                raise CaptureError("the step draws random numbers: a captured program would repeat them")
             grad_slots = [(p, wrapped[id(g._array)]._slot) for p, g in grad_inputs]
             kernels, buffers, written_inputs = _link(tracer, [s for _, s in input_slots], [s for _, s in grad_slots])
-            old_grads = {id(g) for _, g, _ in snapshot.grads if g is not None}   # replaced every step anyway
             bound = {id(p) for p, _ in bindings}
-            program = _Program(kernels, buffers, input_slots, output, bindings,
-                               [(t, t._array) for t in state if id(t) not in old_grads],
+            program = _Program(kernels, buffers, input_slots, output, bindings, guard, params,
                                [(p, buffers[s], id(p) not in bound) for p, s in grad_slots], written_inputs)
             eager_result = _materialise(result)
             if verify:
-                program._verify(fn, args, state, params, old_grads)
-        except CaptureError:
-            # Refused after the trace ran: undo its step, so that the eager fallback runs it once.
-            snapshot.restore()
-            _random._global.set_state(rng_state)
-            raise
-        return program, eager_result
+                program._verify(fn, args)
+        except CaptureError as exc:
+            if undo_refused:
+                snapshot.restore()
+                rng_states.restore()
+            _detrace(fn, params)
+            if undo_refused:
+                raise
+            return None, _detrace_result(result), str(exc)
+        return program, eager_result, None
 
-    def _verify(self, fn, args, state, params, old_grads=()):
-        """Replay the next step and run it eagerly from the same state: they must agree. (The gradient
-        tensors the step started from are compared as the parameters' .grad, not as state: a replay
-        gives .grad its own buffer.)"""
-        state = state + [a for a in args if isinstance(a, Tensor)]   # a step may update its inputs
+    def _verify(self, fn, args):
+        """Replay the next step and run it eagerly from the same state: they must agree; then put the state back
+        as the trace left it."""
+        state, params = self.checked_state(args)
         after_trace = _Snapshot(state, params)
         replayed = _values(self.run(args))
         replay_state = _Snapshot(state, params)
@@ -828,10 +874,57 @@ class _Program:
         eager = _values(_materialise(fn(*args)))
         eager_state = _Snapshot(state, params)
         after_trace.restore()
-        if not (replay_state.matches(eager_state, skip=old_grads) and all(
-                np.allclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True) for a, b in zip(replayed, eager))):
+        if not (replay_state.matches(eager_state) and _all_close(replayed, eager)):
             raise CaptureError("the replayed program disagrees with eager mode (the step depends on "
                                "something the tracer cannot see)")
+
+
+_RUN_EAGERLY = object()   # capture's answer when the traced call was undone
+
+
+def _detrace(fn, params):
+    """After a refused trace: tensors the step made while traced (gradients, new state) hold traced arrays,
+    which compute like plain ones but slowly; give them plain views of the same memory."""
+    tensors = list(params)
+    try:
+        tensors += _guards.build_guard(fn).tensors
+    except _guards.UnguardableError:
+        pass
+    for t in tensors:
+        for u in (t, t._grad):
+            if u is not None and isinstance(u._array, _Traced):
+                u._array = u._array.view(np.ndarray)
+
+
+def _detrace_result(result):
+    """The refused trace's own result (a graph it carries still works: traced arrays compute as plain ones)."""
+    if isinstance(result, Tensor) and isinstance(result._array, _Traced):
+        result._array = result._array.view(np.ndarray)
+    elif isinstance(result, tuple):
+        for r in result:
+            _detrace_result(r)
+    return result
+
+
+class _RandomStates:
+    """chainrule's, NumPy's and Python's global random states: a step that draws from one changes it."""
+
+    def __init__(self):
+        import random
+        from . import random as _random
+        self.chainrule, self.numpy, self.python = _random._global.get_state(), np.random.get_state(), random.getstate()
+
+    def __eq__(self, other):
+        a, b = self.numpy, other.numpy
+        return (self.chainrule == other.chainrule and self.python == other.python
+                and a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:])
+
+    def restore(self):
+        import random
+        from . import random as _random
+        _random._global.set_state(self.chainrule)
+        np.random.set_state(self.numpy)
+        random.setstate(self.python)
 
 
 def _output_spec(result):
@@ -888,18 +981,26 @@ class _Snapshot:
         for p, g, copy in self.grads:
             p._grad = None if copy is None else _make(copy.copy())
 
-    def matches(self, other, skip=()):
-        pairs = [(a[2], b[2]) for a, b in zip(self.arrays, other.arrays) if id(a[0]) not in skip]
+    def matches(self, other):
+        pairs = [(a[2], b[2]) for a, b in zip(self.arrays, other.arrays)]
         pairs += [(a[2], b[2]) for a, b in zip(self.grads, other.grads) if a[2] is not None and b[2] is not None]
         return all(np.allclose(x, y, rtol=1e-6, atol=1e-9, equal_nan=True) for x, y in pairs)
 
 
-def compile(fn=None, *, fullgraph=False, verify=True, **torch_options):
+def compile(fn=None, *, fullgraph=False, verify=True, check_every=None, **torch_options):
     """Capture ``fn`` (a training step, or any function of tensors) into a replayed NumPy program.
 
-    fullgraph=True raises CaptureError instead of falling back to eager mode. PyTorch's other
-    options (mode, backend, dynamic) are accepted and ignored. Usable as a decorator.
+    fullgraph=True raises CaptureError instead of falling back to eager mode.
+    verify=True (the default) checks a replay against eager mode once, at capture, from the same state;
+    verify=False skips that check (a capture costs one eager step less) and gives up its protection: a step
+    that computes with something the tracer cannot see (NumPy work on a tensor's raw memory, say) is then
+    replayed wrong until a recheck catches it, if any is on.
+    check_every=N compares a replay with eager mode every N-th replay of each program (the step then runs
+    twice); a disagreement drops the program and the step runs eagerly from then on (with a warning, or
+    CaptureError under fullgraph). None: the environment variable CHAINRULE_COMPILE_CHECK_EVERY (default 0,
+    off); the test suite sets it to 1.
+    PyTorch's other options (mode, backend, dynamic) are accepted and ignored. Usable as a decorator.
     """
     if fn is None:
-        return lambda f: compile(f, fullgraph=fullgraph, verify=verify)
-    return CompiledStep(fn, fullgraph=fullgraph, verify=verify)
+        return lambda f: compile(f, fullgraph=fullgraph, verify=verify, check_every=check_every)
+    return CompiledStep(fn, fullgraph=fullgraph, verify=verify, check_every=check_every)

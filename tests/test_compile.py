@@ -36,7 +36,7 @@ def test_xor_step_matches_eager_for_many_steps():
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-6, atol=1e-9)
     for p, q in zip(params, eager_params):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6, atol=1e-9)
-    assert len(compiled.programs) == 1 and None not in compiled.programs.values()
+    assert len(compiled.programs) == 1 and not compiled.refusals
 
 
 def _mlp_setup(momentum=0.9):
@@ -217,7 +217,7 @@ def test_conv_windows_made_by_as_strided_are_recorded_not_baked():
             return loss.detach()
         return list(model.parameters()), step, None
     compiled = _compare(build, _image_batches(8))
-    assert None not in compiled.programs.values()
+    assert compiled.programs and not compiled.refusals
 
 
 def test_dropout_in_training_mode_is_refused_even_through_the_generator_object():
@@ -407,5 +407,5 @@ def test_conv_on_the_stride1_grid_path_matches_eager():
     compiled = cr.compile(step, fullgraph=True)
     for x, y in batches:
         np.testing.assert_allclose(compiled(x, y).item(), eager_step(x, y).item(), rtol=1e-5)
-    assert None not in compiled.programs.values()
+    assert compiled.programs and not compiled.refusals
     _assert_same_parameters(model, eager_model, atol=1e-6)
