@@ -8,9 +8,11 @@ Per parameter, at step ``t`` with gradient ``g`` (negated when ``maximize``)::
     p = p - clr * g / (sqrt(s) + eps)
 """
 
+import numpy as np
+
 import chainrule
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, scalar_like
 
 
 class Adagrad(Optimizer):
@@ -58,11 +60,11 @@ class Adagrad(Optimizer):
             self._init_state(p, group["initial_accumulator_value"])  # groups added later
             state = self.state[p]
             state["step"].add_(1)
-            step = state["step"].item()
+            step = state["step"]._array.astype(np.float64)   # a tensor, not a Python float: capturable
             grad = -p.grad if group["maximize"] else p.grad
             if weight_decay != 0:
                 grad = grad.add(p, alpha=weight_decay)
             clr = lr / (1 + (step - 1) * lr_decay)
             state["sum"].addcmul_(grad, grad, value=1)
             std = state["sum"].sqrt().add_(eps)
-            p.addcdiv_(grad, std, value=-clr)
+            p.addcdiv_(grad, std, value=scalar_like(-clr, p))

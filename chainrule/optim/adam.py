@@ -12,9 +12,11 @@ Per parameter, at step ``t`` with gradient ``g`` (negated when ``maximize``)::
 The operations and their order are PyTorch's, so results agree to rounding.
 """
 
+import numpy as np
+
 import chainrule
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, scalar_like
 
 
 class Adam(Optimizer):
@@ -59,7 +61,9 @@ class Adam(Optimizer):
 
             grad = -p.grad if group["maximize"] else p.grad
             state["step"].add_(1)
-            step = state["step"].item()
+            # The step count stays a tensor (chainrule.compile captures this step); the corrections are
+            # computed from it in double precision, as PyTorch computes them from its Python float.
+            step = state["step"]._array.astype(np.float64)
 
             if weight_decay != 0:
                 if group["decoupled_weight_decay"]:
@@ -73,12 +77,13 @@ class Adam(Optimizer):
             bias_correction1 = 1 - beta1 ** step
             bias_correction2 = 1 - beta2 ** step
             step_size = lr / bias_correction1
-            bias_correction2_sqrt = bias_correction2 ** 0.5
+            bias_correction2_sqrt = np.sqrt(bias_correction2)
 
             if amsgrad:
                 max_exp_avg_sq = state["max_exp_avg_sq"]
                 max_exp_avg_sq.copy_(chainrule.maximum(max_exp_avg_sq, exp_avg_sq))
-                denom = (max_exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+                second = max_exp_avg_sq
             else:
-                denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-            p.addcdiv_(exp_avg, denom, value=-step_size)
+                second = exp_avg_sq
+            denom = (second.sqrt() / scalar_like(bias_correction2_sqrt, p)).add_(eps)
+            p.addcdiv_(exp_avg, denom, value=scalar_like(-step_size, p))

@@ -20,6 +20,7 @@ from copy import deepcopy
 from itertools import chain
 
 import chainrule
+from chainrule.tensor import _make
 
 
 class _RequiredParameter:
@@ -242,6 +243,12 @@ class Optimizer:
                 saved["param_names"] = group["param_names"]
         self.state = state
         self.param_groups = saved_groups
+
+
+def scalar_like(value, param):
+    """A 0-d tensor of ``param``'s dtype holding ``value`` (a 0-d array computed from a state tensor): used where
+    PyTorch passes a Python float to an op on ``param``, which casts it to the tensor's dtype likewise."""
+    return _make(value.astype(param._array.dtype))
 
 
 def _cast_state(param, value, key=None):

@@ -3,8 +3,6 @@
 Run between ``loss.backward()`` and ``optimizer.step()`` to stop one huge gradient (an exploding
 RNN, an outlier batch) from throwing the weights far away.
 """
-import math
-
 import numpy as np
 
 from ...autograd.grad_mode import no_grad
@@ -18,7 +16,11 @@ def _grads(parameters):
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """The ``norm_type``-norm of all tensors together (as if concatenated into one vector)."""
+    """The ``norm_type``-norm of all tensors together (as if concatenated into one vector).
+
+    The norm stays an array from start to end (no Python float is read from it), so ``chainrule.compile``
+    can capture a step that clips; the finiteness check reads it only when asked for.
+    """
     if isinstance(tensors, Tensor):
         tensors = [tensors]
     tensors = [t for t in tensors if t is not None]
@@ -26,25 +28,26 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if not tensors:
         return _make(np.asarray(0.0, dtype=np.float32))
     arrays = [t._array for t in tensors]
-    if norm_type == math.inf:
-        total = max(float(np.abs(a).max()) if a.size else 0.0 for a in arrays)
-    else:
-        norms = [np.linalg.norm(a.ravel(), ord=norm_type) if a.size else 0.0 for a in arrays]
-        total = float(np.linalg.norm(np.asarray(norms, dtype=np.float64), ord=norm_type))
-    if error_if_nonfinite and not math.isfinite(total):
+    # Each tensor's norm, then the norm of those norms: PyTorch's order (ord=inf: the largest magnitude).
+    norms = [np.linalg.norm(a.reshape(-1), ord=norm_type) if a.size else np.zeros((), a.dtype) for a in arrays]
+    total = np.asarray(np.linalg.norm(np.stack(norms), ord=norm_type), dtype=arrays[0].dtype)
+    if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
                            f"it cannot be clipped. To disable this error and scale the gradients by the non-finite "
                            f"norm anyway, set `error_if_nonfinite=False`")
-    return _make(np.asarray(total, dtype=arrays[0].dtype))
+    return _make(total)
 
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
-    """Scale the gradients by ``max_norm / (total_norm + 1e-6)`` if that is below 1."""
+    """Scale the gradients by ``min(max_norm / (total_norm + 1e-6), 1)`` (computed in the norm's dtype)."""
     grads = _grads(parameters)
-    coef = min(float(max_norm) / (float(total_norm) + 1e-6), 1.0)
+    if not grads:
+        return
+    total = total_norm._array if isinstance(total_norm, Tensor) else np.asarray(total_norm, dtype=np.float32)
+    coef = np.minimum(float(max_norm) / (total + 1e-6), 1.0)
     with no_grad():
         for g in grads:
-            g.mul_(coef)
+            g.mul_(_make(coef.astype(g._array.dtype)))
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
