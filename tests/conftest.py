@@ -11,3 +11,21 @@ except ImportError:  # hypothesis is only needed by test_properties.py
 else:
     settings.register_profile("chainrule", max_examples=25, deadline=None)
     settings.load_profile("chainrule")
+
+# Every chainrule.compile in the tests rechecks each replay against eager mode (a disagreement is a refusal,
+# which the compile tests assert against); tests of the guards themselves pass check_every=0.
+os.environ.setdefault("CHAINRULE_COMPILE_CHECK_EVERY", "1")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The compile fuzz's capture rate: how many random steps were captured and replayed, how many refused."""
+    fuzz = sys.modules.get("test_compile_fuzz")
+    results = getattr(fuzz, "RESULTS", None)
+    if not results:
+        return
+    for kind in sorted({r[0] for r in results}):
+        rows = [r for r in results if r[0] == kind]
+        captured = sum(1 for r in rows if r[1])
+        refused = sum(1 for r in rows if r[2])
+        terminalreporter.write_line(f"compile fuzz ({kind} steps): {captured} of {len(rows)} cases captured and "
+                                    f"replayed; {refused} also reached a state capture must refuse, and refused it")
