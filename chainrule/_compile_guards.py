@@ -20,6 +20,7 @@ every call); it returns the index of the first check that failed, whose descript
 import functools
 import sys
 import types
+import weakref
 
 import numpy as np
 
@@ -297,7 +298,8 @@ def _names(code):
 def _is_identity_only(value):
     if isinstance(value, (type, types.ModuleType, types.BuiltinFunctionType, np.ufunc, np.dtype,
                           types.MethodWrapperType, types.WrapperDescriptorType, types.MethodDescriptorType,
-                          types.GetSetDescriptorType, types.MemberDescriptorType, types.CodeType)):
+                          types.GetSetDescriptorType, types.MemberDescriptorType, types.CodeType,
+                          weakref.ref)):
         return True
     from . import dtypes
     from .device import device as _device_class

@@ -16,11 +16,16 @@ through ``__array_ufunc__``, functions through ``__array_function__``, and the v
 The recording is then linked into a list of zero-argument kernels over preallocated buffers
 (``out=``), checked against eager mode on the next step, and replayed on later calls.
 
-What cannot be captured is refused, and the step runs eagerly instead (with a warning, or an
-error under ``fullgraph=True``): Python control flow that reads tensor values (``.item()``,
-``if loss > 0``), random numbers inside the step (dropout in training mode), a step that rebinds
-state instead of updating it in place, or a result that still needs a graph. New input shapes
-or dtypes trigger a new trace.
+Before each replay the program's guard (``_compile_guards.py``) checks the Python values the step can
+reach (closure cells, globals, module attributes and children, tensors' requires_grad and arrays, optimizer
+groups): a change makes a new trace, as new input shapes or dtypes do.
+
+What cannot be captured is refused, and the step runs eagerly instead (with a warning, or an error under
+``fullgraph=True``): Python control flow that reads tensor values (``.item()``, ``if loss > 0``), random
+numbers inside the step (dropout in training mode), Python side effects of the step (a counter it
+increments), a step that rebinds state instead of updating it in place, or a value the guards cannot read.
+A trace that meets one of these goes on as a plain eager step (traced arrays then compute as plain ones),
+so the call that discovered the refusal is still the step's one real call.
 """
 import functools
 import os
@@ -623,6 +628,7 @@ class CompiledStep:
         if self.check_every < 0:
             raise ValueError(f"check_every must be >= 0 (0 turns rechecks off), got {check_every}")
         self.programs = []       # _Program, most recent last
+        self.traces = 0          # how many programs were captured (the oldest are dropped past MAX_PROGRAMS)
         self.refusals = []       # the reasons capture was refused
         self._refused = []       # (arguments key, guard): a state in which capture was refused
         self._pending = None     # (arguments key, guard) after an eager warm-up call: the next call traces
@@ -679,6 +685,7 @@ class CompiledStep:
             return self.fn(*args) if result is _RUN_EAGERLY else result
         program.key = key
         self.programs.append(program)
+        self.traces += 1
         del self.programs[:-MAX_PROGRAMS]
         return result
 

@@ -19,6 +19,7 @@ os.environ.setdefault("CHAINRULE_COMPILE_CHECK_EVERY", "1")
 
 def pytest_terminal_summary(terminalreporter):
     """The compile fuzz's capture rate: how many random steps were captured and replayed, how many refused."""
+    _mutation_summary(terminalreporter)
     fuzz = sys.modules.get("test_compile_fuzz")
     results = getattr(fuzz, "RESULTS", None)
     if not results:
@@ -29,3 +30,15 @@ def pytest_terminal_summary(terminalreporter):
         refused = sum(1 for r in rows if r[2])
         terminalreporter.write_line(f"compile fuzz ({kind} steps): {captured} of {len(rows)} cases captured and "
                                     f"replayed; {refused} also reached a state capture must refuse, and refused it")
+
+
+def _mutation_summary(terminalreporter):
+    stats = getattr(sys.modules.get("test_compile_guards"), "MUTATION_STATS", None)
+    if not stats:
+        return
+    refused = [s for s in stats if s[4]]
+    kept = [s for s in stats if not s[4]]
+    terminalreporter.write_line(
+        f"compile mutation fuzz: {len(stats)} cases, {sum(s[1] for s in stats)} mutations between calls, compiled and "
+        f"eager equal after every call; {len(kept)} cases captured ({sum(s[2] for s in kept)} traces, "
+        f"{sum(s[3] for s in kept)} replays), {len(refused)} with a Python side effect in the step refused")
