@@ -2,6 +2,7 @@
 autograd.grad, higher-order gradients, version checks, in-place ops, anomaly mode, deep graphs,
 and freeing of saved arrays."""
 import gc
+import sys
 import weakref
 
 import numpy as np
@@ -342,12 +343,24 @@ def test_deep_chain_backprops_without_recursion():
 
 
 def test_deleting_deep_graph_without_backward():
+    """Dropping a 100,000-node graph frees it at once (reference counting, no cycle left for the collector)
+    and without a RecursionError in some destructor (which Python would only print, not raise)."""
     x = chainrule.tensor(1.0, requires_grad=True)
-    y = x
+    y = x + 1.0
+    nodes = [weakref.ref(y.grad_fn)]          # the first node, next to x ...
     for _ in range(100_000):
         y = y + 1.0
-    del y
-    gc.collect()
+    nodes.append(weakref.ref(y.grad_fn))      # ... and the last
+    errors = []
+    old_hook, sys.unraisablehook = sys.unraisablehook, errors.append
+    gc.disable()
+    try:
+        del y
+        assert [n() for n in nodes] == [None, None], "the graph outlived its last reference"
+    finally:
+        gc.enable()
+        sys.unraisablehook = old_hook
+    assert not errors, [str(e.exc_value) for e in errors]
 
 
 def test_saved_arrays_are_freed_after_backward():
