@@ -17,6 +17,7 @@ effect a replay would skip: the capture is refused (see ``side_effect``). A valu
 ``build_guard(fn)`` walks once and generates one Python function of ``if`` statements (the cheap check on
 every call); it returns the index of the first check that failed, whose description names what changed.
 """
+import dis
 import functools
 import sys
 import types
@@ -285,14 +286,20 @@ def _slots(cls):
     return names
 
 
+_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME", "STORE_NAME", "DELETE_NAME",
+                         "LOAD_FROM_DICT_OR_GLOBALS"})
+
+
+@functools.lru_cache(maxsize=4096)
 def _names(code):
-    """The global names a function's code (and the code nested in it) may read."""
+    """The global names a function's code (and the code nested in it) reads, writes or deletes (not the
+    attribute names co_names also holds)."""
     names, stack = set(), [code]
     while stack:
         c = stack.pop()
-        names.update(c.co_names)
+        names.update(i.argval for i in dis.get_instructions(c) if i.opname in _GLOBAL_OPS)
         stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-    return names
+    return frozenset(names)
 
 
 def _is_identity_only(value):

@@ -29,6 +29,7 @@ so the call that discovered the refusal is still the step's one real call.
 """
 import functools
 import os
+from builtins import compile as builtins_compile
 import sys
 import warnings
 
@@ -515,10 +516,16 @@ _FRESH = {np.zeros, np.ones, np.full, np.zeros_like, np.ones_like, np.full_like}
 
 
 # ----- linking: the recording becomes a list of kernels over fixed buffers -------------------------
-def _link(tracer, input_slots, grad_input_slots=()):
+def _link(tracer, input_slots, grad_input_slots=(), needed=()):
     """``(kernels, buffers, written inputs)``: every slot gets one buffer for good, so each kernel can be
     bound once. The gradients a step starts from get buffers of their own: a replay copies the current
-    ``.grad`` into them, and leaves the arrays of older gradient tensors alone."""
+    ``.grad`` into them, and leaves the arrays of older gradient tensors alone.
+
+    ``needed``: the slots a replay hands out (the result, the gradients it binds). Two passes make the
+    program shorter than the recording: values computed from constants only are computed once, here
+    (constant folding: the gradient seed and what is derived from it), and instructions whose results
+    nothing needed reads are dropped (dead code: a detach's copy, a value the backward pass never used).
+    """
     buffers = {}
     for slot, array in tracer.external.items():
         buffers[slot] = array
@@ -534,12 +541,23 @@ def _link(tracer, input_slots, grad_input_slots=()):
             return {k: arg(v) for k, v in obj.items()}
         return obj
 
-    immutable, written = _immutable_slots(tracer, input_slots)
-    kernels = []
-    for ins in tracer.instructions:
+    aliases = _Aliases(tracer)
+    mutable_roots = ({aliases.root(s) for s in tracer.external} | {aliases.root(s) for s in input_slots}
+                     | {aliases.root(s) for s in grad_input_slots})
+    written_roots = {aliases.root(ins.writes.n) for ins in tracer.instructions if isinstance(ins.writes, _Slot)}
+    immutable = {n for n in range(len(tracer.values)) if aliases.root(n) not in mutable_roots | written_roots}
+    constant, constant_roots = _constant_slots(tracer, aliases, immutable)
+    live = _live_instructions(tracer, aliases, mutable_roots, needed, constant, constant_roots)
+    kernels = []     # (function, args, kwargs): the calls of a replay, in order
+    for ins, is_live in zip(tracer.instructions, live):
+        if not is_live:
+            continue
+        if ins.out_slot is not None and ins.out_slot in constant and not ins.is_view:
+            buffers[ins.out_slot] = np.array(tracer.values[ins.out_slot])   # computed once, at the trace
+            continue
         args, kwargs = arg(ins.args), arg(ins.kwargs)
         if ins.out_slot is None:                       # writes into an existing buffer
-            kernels.append(functools.partial(ins.func, *args, **kwargs))
+            kernels.append((ins.func, args, kwargs))
             continue
         value = tracer.values[ins.out_slot]
         if ins.is_view:                                # a view of a fixed buffer is fixed too
@@ -551,9 +569,6 @@ def _link(tracer, input_slots, grad_input_slots=()):
                 raise CaptureError(f"{getattr(ins.func, '__name__', ins.func)} makes a view whose layout "
                                    f"differs between the trace and the linked program")
             continue
-        if ins.out_slot in tracer.fresh and ins.out_slot in immutable:
-            buffers[ins.out_slot] = tracer.fresh[ins.out_slot]   # a constant: no kernel at all
-            continue
         if (ins.func in (np.copy, _astype) and isinstance(ins.args[0], _Slot)
                 and args[0].dtype == value.dtype and args[0].strides == value.strides
                 and ins.out_slot in immutable and ins.args[0].n in immutable):
@@ -561,36 +576,123 @@ def _link(tracer, input_slots, grad_input_slots=()):
             continue
         buf = buffers[ins.out_slot] = np.empty_like(value)
         if ins.out_slot in tracer.fresh:
-            kernels.append(functools.partial(np.copyto, buf, tracer.fresh[ins.out_slot]))
+            kernels.append((np.copyto, (buf, tracer.fresh[ins.out_slot]), {}))
         elif isinstance(ins.func, np.ufunc) or getattr(ins.func, "__self__", None).__class__ is np.ufunc:
-            kernels.append(functools.partial(ins.func, *args, **dict(kwargs, out=buf)))
+            kernels.append((ins.func, args, dict(kwargs, out=buf)))
         elif ins.func in (np.copy, _astype):
-            kernels.append(functools.partial(np.copyto, buf, args[0], casting="unsafe"))
+            kernels.append((np.copyto, (buf, args[0]), {"casting": "unsafe"}))
         else:                                          # no out= form: compute, then copy into place
-            kernels.append(_copy_into(buf, ins.func, args, kwargs))
-    return kernels, buffers, {s for s in input_slots if s in written}
+            kernels.append((_copy_into(buf, ins.func, args, kwargs), (), {}))
+    return kernels, buffers, {s for s in input_slots if aliases.root(s) in written_roots}
 
 
-def _immutable_slots(tracer, input_slots):
-    """``(immutable, written)``: the slots whose memory no kernel writes (neither they nor any view of
-    or under them is written in place, and they are not state or inputs, which change between calls),
-    and the slots whose memory some kernel writes."""
-    parent = {}
+class _Aliases:
+    """Which slots share memory: a view's root is the slot whose buffer it views (union-find)."""
 
-    def root(n):
-        while n in parent:
-            n = parent[n]
+    def __init__(self, tracer):
+        self.parent = {}
+        for ins in tracer.instructions:
+            if ins.is_view and ins.args and isinstance(ins.args[0], _Slot):
+                a, b = self.root(ins.out_slot), self.root(ins.args[0].n)
+                if a != b:
+                    self.parent[a] = b
+
+    def root(self, n):
+        while n in self.parent:
+            n = self.parent[n]
         return n
+
+
+def _slots_in(obj):
+    if isinstance(obj, _Slot):
+        yield obj.n
+    elif isinstance(obj, (tuple, list)):
+        for o in obj:
+            yield from _slots_in(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _slots_in(o)
+
+
+def _constant_slots(tracer, aliases, immutable):
+    """``(constant slots, constant roots)``: values that are the same on every replay, taken from the trace.
+
+    A slot is constant where it is never written and made from constants only (a fresh array with a constant
+    content, or an instruction whose array arguments were all constant when it ran). A fresh array that is
+    then written, by instructions whose arguments are all constant, before anything else reads it (zeros,
+    then a gradient copied in) is a constant root: its final content, and every view of it, is constant.
+    """
+    constant, candidates, read = set(), set(), set()
+
+    def is_constant(n):
+        return n in constant or aliases.root(n) in candidates
     for ins in tracer.instructions:
-        if ins.is_view and ins.args and isinstance(ins.args[0], _Slot):
-            a, b = root(ins.out_slot), root(ins.args[0].n)
-            if a != b:
-                parent[a] = b
-    written_roots = {root(ins.writes.n) for ins in tracer.instructions if isinstance(ins.writes, _Slot)}
-    mutable = {root(s) for s in tracer.external} | {root(s) for s in input_slots} | written_roots
-    immutable = {n for n in range(len(tracer.values)) if root(n) not in mutable}
-    written = {n for n in range(len(tracer.values)) if root(n) in written_roots}
-    return immutable, written
+        slots = list(_slots_in((ins.args, ins.kwargs)))
+        if ins.out_slot is None:                       # a write into the memory of `target`
+            target = aliases.root(ins.writes.n)
+            if target in candidates and (target in read or not all(is_constant(n) for n in slots)):
+                candidates.discard(target)
+            read.update(aliases.root(n) for n in slots if aliases.root(n) != target)
+            continue
+        n = ins.out_slot
+        if n in tracer.fresh and aliases.root(n) == n:
+            candidates.add(n)
+        elif n in immutable and all(is_constant(m) for m in slots):
+            constant.add(n)
+        read.update(aliases.root(m) for m in slots if aliases.root(m) != aliases.root(n))
+    constant |= {n for n in range(len(tracer.values)) if aliases.root(n) in candidates and n == aliases.root(n)}
+    return constant, candidates
+
+
+def _live_instructions(tracer, aliases, mutable_roots, needed, constant, constant_roots):
+    """Per instruction, whether the linked program needs it: it writes into state, an input or memory read
+    later, or makes a value read later (walked backwards from what a replay hands out). A constant is
+    needed too where it is read (the linker takes it from the trace, so what it was made from is not)."""
+    needed_slots = set(needed)
+    needed_roots = set(mutable_roots) | {aliases.root(s) for s in needed}
+    live = [False] * len(tracer.instructions)
+    for i in range(len(tracer.instructions) - 1, -1, -1):
+        ins = tracer.instructions[i]
+        if ins.out_slot is None:
+            root = aliases.root(ins.writes.n)
+            is_live = root in needed_roots and root not in constant_roots
+        else:
+            is_live = ins.out_slot in needed_slots
+        if is_live:
+            live[i] = True
+            if ins.out_slot is not None and ins.out_slot in constant and not ins.is_view:
+                continue
+            for s in _slots_in((ins.args, ins.kwargs)):
+                needed_slots.add(s)
+                needed_roots.add(aliases.root(s))
+    return live
+
+
+def _generate(kernels):
+    """One Python function that makes every call of ``kernels`` in order, its arrays and functions bound as
+    local variables (a third faster than calling one ``functools.partial`` after another)."""
+    names, objects, lines = {}, [], []
+
+    def local(obj):
+        if obj is None or type(obj) in (bool, int, str) or (type(obj) is float and np.isfinite(obj)):
+            return repr(obj)        # a literal: the same Python object (weak scalars stay weak)
+        if type(obj) is tuple and all(type(x) is int for x in obj):
+            return repr(obj)
+        if id(obj) not in names:
+            names[id(obj)] = f"v{len(objects)}"
+            objects.append(obj)
+        return names[id(obj)]
+    for func, args, kwargs in kernels:
+        args, kwargs = tuple(args), dict(kwargs)
+        if isinstance(func, np.ufunc) and set(kwargs) == {"out"} and len(args) == func.nin:
+            args += (kwargs.pop("out"),)     # out= as a positional argument: no keyword dict per call
+        parts = [local(a) for a in args] + [f"{k}={local(v)}" for k, v in kwargs.items()]
+        lines.append(f"        {local(func)}({', '.join(parts)})\n")
+    source = (f"def make(objects):\n    ({''.join(n + ', ' for n in names.values())}) = objects\n"
+              f"    def replay():\n{''.join(lines)}        pass\n    return replay\n")
+    namespace = {}
+    exec(builtins_compile(source, "<chainrule.compile replay>", "exec"), namespace)
+    return namespace["make"](objects)
 
 
 def _copy_into(buf, func, args, kwargs):
@@ -727,6 +829,7 @@ class _Program:
     def __init__(self, kernels, buffers, input_slots, output, grad_bindings, guard, params, grad_inputs=(),
                  written_inputs=()):
         self.kernels = kernels
+        self.replay_kernels = _generate(kernels)
         self.guard = guard       # the Python values the trace read: a replay is right only while they hold
         self.params = params     # the leaf tensors that require grad (their .grad is state too)
         self.key = None          # the arguments' shapes, dtypes and values it was traced with
@@ -751,8 +854,7 @@ class _Program:
         for p, buf, _ in self.grad_inputs:
             if p._grad._array is not buf:
                 np.copyto(buf, p._grad._array)
-        for kernel in self.kernels:
-            kernel()
+        self.replay_kernels()
         for p, buf, rebind in self.grad_inputs:
             if rebind and p._grad._array is not buf:
                 p._grad = _make(buf)
@@ -853,7 +955,8 @@ class _Program:
                     bindings.append((p, g._array._slot))
                     p._grad = _make(np.asarray(g._array))
             grad_slots = [(p, wrapped[id(g._array)]._slot) for p, g in grad_inputs]
-            kernels, buffers, written_inputs = _link(tracer, [s for _, s in input_slots], [s for _, s in grad_slots])
+            kernels, buffers, written_inputs = _link(tracer, [s for _, s in input_slots], [s for _, s in grad_slots],
+                                                     _output_slots(output) + [s for _, s in bindings])
             bound = {id(p) for p, _ in bindings}
             program = _Program(kernels, buffers, input_slots, output, bindings, guard, params,
                                [(p, buffers[s], id(p) not in bound) for p, s in grad_slots], written_inputs)
@@ -945,6 +1048,15 @@ def _output_spec(result):
     if isinstance(result, tuple):
         return ("tuple", tuple(_output_spec(r) for r in result))
     raise CaptureError(f"a compiled step may return tensors, numbers or tuples of them, not {type(result).__name__}")
+
+
+def _output_slots(spec):
+    kind, value = spec
+    if kind == "slot":
+        return [value]
+    if kind == "tuple":
+        return [s for item in value for s in _output_slots(item)]
+    return []
 
 
 def _slot_of(t):
