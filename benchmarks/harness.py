@@ -37,9 +37,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-IMPLS = ("chainrule", "compiled", "torch", "numpy")
-LABELS = {"chainrule": "chainrule", "compiled": "chainrule.compile", "torch": "PyTorch", "numpy": "NumPy"}
+IMPLS = ("chainrule", "compiled", "torch", "torch_compiled", "numpy")
+LABELS = {"chainrule": "chainrule", "compiled": "chainrule.compile", "torch": "PyTorch",
+          "torch_compiled": "torch.compile", "numpy": "NumPy"}
 CHAINRULE_IMPLS = ("chainrule", "compiled")   # both run the chainrule library
+TORCH_IMPLS = ("torch", "torch_compiled")
+COMPILED_IMPLS = ("compiled", "torch_compiled")   # built by a workload's compiled_factory
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Errors that mean "chainrule does not have this yet" rather than "chainrule is broken".
@@ -60,7 +63,8 @@ class Workload:
     units: Callable[[dict], int]  # how many units (epochs, batches, ops…) one run does
     lib_factory: Callable[..., Callable[[], Any]]    # (lib, **config) → run
     numpy_factory: Callable[..., Callable[[], Any]]  # (**config) → run
-    compiled_factory: Callable[..., Callable[[], Any]] | None = None  # (lib, **config) → run, with compile
+    # (lib, **config) → run of the step captured by lib's compiler (chainrule.compile or torch.compile)
+    compiled_factory: Callable[..., Callable[[], Any]] | None = None
     needs: tuple = ()             # dotted attributes of lib that chainrule must have, e.g. "nn.Linear"
     rtol: float = 1e-4            # tolerance of the correctness guard (float32 everywhere)
     atol: float = 1e-5
@@ -72,7 +76,7 @@ class Workload:
         """Build (untimed) one run of this workload for ``impl``."""
         if impl == "numpy":
             return self.numpy_factory(**config)
-        if impl == "compiled":
+        if impl in COMPILED_IMPLS:
             if self.compiled_factory is None:
                 raise NotImplementedError("no captured variant of this workload")
             return self.compiled_factory(lib, **config)
@@ -104,7 +108,7 @@ def load_library(impl: str) -> Library:
     """Import ``torch`` or ``chainrule`` (with its nn/optim subpackages when present)."""
     if impl == "numpy":
         return Library(impl)
-    if impl == "torch":
+    if impl in TORCH_IMPLS:
         import torch
 
         torch.set_num_threads(thread_count())
@@ -145,6 +149,27 @@ def failure_status(exc: BaseException) -> str:
     if isinstance(exc, MISSING_FEATURE_ERRORS):
         return f"n/a: {short_error(exc)}"
     return f"error: {short_error(exc)}"
+
+
+def compile_step(lib, step):
+    """``step`` captured by ``lib``'s compiler: ``chainrule.compile(step, fullgraph=True)`` (a refusal is an
+    error), or ``torch.compile(step)`` with its default backend (inductor; ``loss.backward()`` is a graph
+    break, which torch.compile allows outside fullgraph mode)."""
+    if lib.__name__ == "torch":
+        return lib.compile(step)
+    return lib.compile(step, fullgraph=True)
+
+
+_CAPTURED: dict = {}
+
+
+def captured_once(lib, key, build):
+    """``build()``'s result, made once per worker process and library: a captured step is reused by every
+    run built afterwards (each run puts the weights back in place). torch.compile guards on the identity of
+    the tensors a step reads, so a step rebuilt around new tensors would be compiled again, for minutes."""
+    if (lib.__name__, key) not in _CAPTURED:
+        _CAPTURED[(lib.__name__, key)] = build()
+    return _CAPTURED[(lib.__name__, key)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -354,7 +379,7 @@ def _library_info(library: Library) -> dict:
     """Versions and thread settings, as seen from inside a worker."""
     info = {"unavailable": library.unavailable, "pools": blas_pools()}
     lib = library.module
-    if library.impl == "torch":
+    if library.impl in TORCH_IMPLS:
         config = lib.__config__.show()
         blas = re.search(r"BLAS_INFO=\w+", config)
         capability = re.search(r"CPU capability usage: (\w+)", config)

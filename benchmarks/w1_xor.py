@@ -6,7 +6,7 @@ with ``requires_grad=True``. Tiny tensors, so this measures per-op overhead of a
 """
 import numpy as np
 
-from benchmarks.harness import Workload, observe
+from benchmarks.harness import Workload, captured_once, compile_step, observe
 
 LR = 0.5
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
@@ -55,14 +55,18 @@ def lib_run(lib, epochs):
 
 
 def compiled_run(lib, epochs):
-    """The same step captured once with ``chainrule.compile`` and replayed every epoch (the capture
-    happens while the run is built, like the model: the timed run is the steady state)."""
+    """The same step captured once (``chainrule.compile``, or ``torch.compile`` for the torch.compile column)
+    and replayed every epoch. The capture happens once per worker, outside the timed run; each run puts the
+    weights back first, so the timed run is the steady state."""
     x, y = lib.tensor(X), lib.tensor(Y)
-    params = [lib.tensor(p, requires_grad=True) for p in initial_weights()]
-    step = lib.compile(xor_step(lib, params), fullgraph=True)
-    # Steady state: warm up, trace and replay once before timing, then put the weights back.
-    for _ in range(3):
-        step(x, y)
+
+    def capture():
+        params = [lib.tensor(p, requires_grad=True) for p in initial_weights()]
+        step = compile_step(lib, xor_step(lib, params))
+        for _ in range(3):          # warm-up, trace, replay
+            step(x, y)
+        return params, step
+    params, step = captured_once(lib, "xor", capture)
     with lib.no_grad():
         for p, start in zip(params, initial_weights()):
             p.copy_(lib.tensor(start))
