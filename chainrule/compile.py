@@ -31,6 +31,7 @@ import functools
 import os
 from builtins import compile as builtins_compile
 import sys
+import traceback
 import warnings
 
 import numpy as np
@@ -235,6 +236,15 @@ def _bare(obj):
     return obj
 
 
+def _where():
+    """`` (at file:line, in function)``: the innermost frame outside this module and NumPy, where the step did
+    what the tracer refuses."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if frame.filename != __file__ and f"{os.sep}numpy{os.sep}" not in frame.filename:
+            return f" (at {os.path.basename(frame.filename)}:{frame.lineno}, in {frame.name})"
+    return ""
+
+
 class _PassThrough:
     """The tracer when none runs, and what a refused trace becomes: NumPy on plain views, nothing recorded.
     (A traced array that outlives its trace, or a trace that saw something it cannot replay, computes as
@@ -274,9 +284,10 @@ class Tracer(_PassThrough):
         self.refused = None       # why this trace cannot become a program (the first reason seen)
 
     def refuse(self, reason):
-        """The program cannot repeat this step: record why, and let the step finish as a plain eager step."""
+        """The program cannot repeat this step: record why (and where), and let the step finish as a plain
+        eager step."""
         if self.refused is None:
-            self.refused = reason
+            self.refused = reason + _where()
 
     def new_slot(self, value, external=None):
         value = np.asarray(value)
