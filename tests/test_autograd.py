@@ -148,6 +148,17 @@ def test_autograd_grad_allow_unused():
     assert gz is None and gx.tolist() == [2.0, 2.0]
 
 
+def test_autograd_grad_for_an_intermediate_and_the_leaves_below_it():
+    # Asking for a1 and W1 at once must not stop the walk at a1: W1 lies below it.
+    W, tW = both([[0.3, -1.2], [0.8, 0.5]])
+    x = np.array([[1.0, 2.0], [-0.5, 0.25], [0.0, 1.0]])
+    a, ta = (chainrule.tensor(x) @ W.T).sigmoid(), (torch.tensor(x) @ tW.T).sigmoid()
+    got = chainrule.autograd.grad((a * a).sum(), [W, a], retain_graph=True)
+    want = torch.autograd.grad((ta * ta).sum(), [tW, ta])
+    for g, t in zip(got, want):
+        assert_same(g, t)
+
+
 def test_autograd_grad_multiple_inputs_and_outputs():
     (ca, ta), (cb, tb) = both([1.0, 2.0]), both([0.5, -1.0])
     cr = chainrule.autograd.grad([(ca * cb).sum(), (ca.exp()).sum()], [ca, cb])

@@ -349,7 +349,7 @@ def _nodes_leading_to(capture, nodes):
                 nxt = edge[0]
                 if nxt in needed:
                     needed.add(node)
-                elif nxt not in visited:
+                if nxt not in visited:      # a captured node's inputs may lead to other captured nodes
                     visited.add(nxt)
                     stack.append((nxt, iter(nxt.edges)))
                     advanced = True
