@@ -121,7 +121,10 @@ def pow(a, b):
             if b == 2:   # the square in every MSE: one op fewer than the general rule
                 return (g * (2 * a),)
             return (g * (b * a ** (b - 1)),)
-        return record(out, "PowBackward0", (a, b), backward, saved=(a,))
+        result = record(out, "PowBackward0", (a, b), backward, saved=(a,))
+        if result.grad_fn is not None:
+            result.grad_fn.exponent = b          # so a drawn graph can say (·)² instead of PowBackward0
+        return result
     if not isinstance(a, Tensor):
         a = _make(np.asarray(A, dtype=B.dtype))
     with np.errstate(divide="ignore", invalid="ignore"):
