@@ -11,6 +11,8 @@ This module only parses arguments and prints; the work is done in ``chainrule.to
 ``chainrule.explain`` and ``chainrule.viz``, which are usable from Python.
 """
 import argparse
+import difflib
+import os
 import sys
 
 import numpy as np
@@ -91,19 +93,25 @@ def build_parser():
         epilog="Run `chainrule COMMAND --help` for each command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    parser.commands = sub.choices                 # name -> the command's parser (for its own error messages)
 
     p = sub.add_parser("train", help="train a small MLP on xor, moons, spirals or digits",
-                       description="Train a small MLP. Defaults for xor are the essay's: a 2-2-1 sigmoid "
-                                   "network, MSE loss, plain full-batch gradient descent (lr 2.0, 5000 epochs), "
-                                   "nn.Linear's default init; --init normal draws W ~ N(0, 1) like the "
-                                   "essay's np.random.randn. XOR has local minima: about 1 seed in 10 gets stuck.")
+                       description="Train a small MLP. Defaults for xor follow the essay: a 2-2-1 sigmoid "
+                                   "network, MSE loss, plain full-batch gradient descent for 5000 epochs, "
+                                   "nn.Linear's default init (--init normal draws W ~ N(0, 1) like the essay's "
+                                   "np.random.randn), but lr 2.0 where the essay's code uses 0.1: with 0.1 the "
+                                   "sigmoids' small slopes (at most 1/4 each) make the steps so short that after "
+                                   "5000 epochs the network is still at 50% or 75% accuracy (seeds 0-9: none "
+                                   "reach 100%; with --init normal, 1). XOR also has local minima: with lr 2.0 "
+                                   "about 1 seed in 10 gets stuck.")
     p.add_argument("dataset", choices=["xor", "moons", "spirals", "digits"])
     p.add_argument("--hidden", type=_hidden, help="hidden layer sizes, e.g. 2 or 16,16")
     p.add_argument("--activation", choices=["sigmoid", "tanh", "relu"])
     p.add_argument("--loss", choices=["mse", "bce", "ce"], help="mean squared error, binary or categorical "
                                                                 "cross-entropy")
     p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"])
-    p.add_argument("--lr", type=_positive_float, help="learning rate η")
+    p.add_argument("--lr", type=_positive_float, help="learning rate η (xor: 2.0; the essay's code uses 0.1, "
+                                                       "too small to learn XOR in 5000 epochs)")
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_non_negative_int, help="mini-batch size (0: the full batch)")
     p.add_argument("--seed", type=int)
@@ -111,8 +119,9 @@ def build_parser():
                    help="weight init: nn.Linear's default, N(0,1) (the essay's), Kaiming or Xavier")
     p.add_argument("--log-every", type=_positive_int, help="print the loss every N epochs (default: 5 times)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--plot", metavar="FILE.png", help="write the loss curve (and the decision boundary for 2-D "
-                                                     "data) to a PNG; needs matplotlib")
+    p.add_argument("--plot", metavar="FILE.png", help="write the loss curve and the decision boundary (2-D data) "
+                                                     "or example digits and the confusion matrix (digits) to a "
+                                                     "PNG (a folder gets DATASET.png inside); needs matplotlib")
     p.add_argument("--save", metavar="FILE", help="write a checkpoint (state_dict + config) with chainrule.save")
     p.set_defaults(func=cmd_train)
 
@@ -126,24 +135,39 @@ def build_parser():
     p.add_argument("--sample", type=_sample, default=1, help="which XOR sample (0-3), or 'all' for the batch "
                                                               "of four (default 1: input [0 1], target 1)")
     p.add_argument("--seed", type=int, default=0, help="seed for the random initial weights")
+    p.add_argument("--init", choices=["normal", "default"], default="normal",
+                   help="initial weights: normal, W ~ N(0, 1) and b = 0 like the essay (default), or default, "
+                        "nn.Linear's; either way the weights `chainrule train xor --init INIT --seed SEED` starts from")
     p.add_argument("--activation", choices=["sigmoid", "tanh", "relu"], default="sigmoid")
     p.add_argument("--loss", choices=["mse", "bce"], default="mse")
     p.add_argument("--lr", type=_positive_float, default=0.5, help="learning rate η for the update (default 0.5)")
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("graph", help="draw a computation graph (Graphviz DOT, SVG, PNG)",
-                       description="Draw the computation graph of the essay's network's MSE loss on XOR, or of "
-                                   "--expr. Variables in --expr are leaf tensors: a=2, b=-3, c=10, d=-2 (micrograd's "
+    p = sub.add_parser("graph", help="draw a computation graph or the essay's network (SVG, DOT, PNG)",
+                       description="Draw the computation graph of the essay's network's MSE loss on XOR, with "
+                                   "every intermediate (x, z₁, a₁, z₂, ŷ) and its value and gradient, or of "
+                                   "--expr; or, with --network, the network itself as neurons and weighted edges. "
+                                   "Variables in --expr are leaf tensors: a=2, b=-3, c=10, d=-2 (micrograd's "
                                    "example) unless --set, others N(0,1). Only arithmetic and whitelisted chainrule "
-                                   "functions/methods are accepted; the text is parsed, never eval'ed.")
+                                   "functions/methods are accepted; the text is parsed, never eval'ed. SVG needs "
+                                   "nothing (Graphviz draws it when installed); PNG needs Graphviz.")
     p.add_argument("--expr", help='an expression such as "(a*b + c).sigmoid()" or "tanh(x @ w).sum()"')
     p.add_argument("--set", dest="values", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
                    help="a variable's value: a number or nested list (repeatable), e.g. --set w=[[1,2],[3,4]]")
+    p.add_argument("--network", action="store_true",
+                   help="draw the essay's 2-2-1 network as neurons and weighted edges (SVG), with each neuron's "
+                        "output for --sample")
+    p.add_argument("--sample", type=_sample, default=1, help="with --network: the XOR input whose forward pass "
+                                                              "the neurons show (0-3, default 1: [0 1])")
     p.add_argument("--format", choices=["dot", "svg", "png"], default=None,
-                   help="dot (text, default) or svg/png (needs Graphviz's dot program)")
-    p.add_argument("--output", "-o", metavar="FILE", help="where to write (default: DOT to stdout)")
-    p.add_argument("--no-grad-values", action="store_true", help="do not run backward or show .grad values")
-    p.add_argument("--seed", type=int, default=0)
+                   help="dot (text), svg (needs nothing) or png (needs Graphviz); default: from -o's suffix, "
+                        "else dot (svg for --network)")
+    p.add_argument("--output", "-o", metavar="FILE", help="where to write (default: DOT to stdout; "
+                                                          "network.svg for --network)")
+    p.add_argument("--op-labels", choices=["learner", "pytorch"], default="learner",
+                   help="op boxes as @, +, σ, (·)², mean (default) or as PyTorch's node names (MmBackward0, ...)")
+    p.add_argument("--no-grad-values", action="store_true", help="do not compute or show gradients")
+    p.add_argument("--seed", type=int, default=0, help="seed of the essay network's N(0, 1) weights")
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("gradflow", help="‖∂L/∂W‖ layer by layer in a deep MLP: vanishing gradients",
@@ -228,11 +252,17 @@ class _Progress:
 def cmd_train(args):
     from .tools import train as tr
     from .tools.optional import require
+    from .tools.outputs import check_output, plot_path
+    # Everything that can fail is checked now, not after minutes of training.
     if args.plot:
-        require("matplotlib", "--plot")                   # say so now, not after training
+        require("matplotlib", "--plot")
+        args.plot = plot_path(args.plot, f"{args.dataset}.png")
+    if args.save:
+        args.save = check_output(args.save, "--save")
     config = tr.default_config(args.dataset, hidden=args.hidden, activation=args.activation, loss=args.loss,
                                optimizer=args.optimizer, lr=args.lr, epochs=args.epochs,
                                batch_size=args.batch_size, seed=args.seed, init=args.init)
+    tr.check_size(config, what=f"--hidden {','.join(map(str, config.hidden))}")
     if args.dataset == "xor" and config.hidden == (2,) and config.activation == "sigmoid":
         print("The essay's 2-2-1 sigmoid network learns XOR")
     print(f"Training on {config.describe()}")
@@ -271,6 +301,10 @@ def cmd_train(args):
     n = len(result.labels)
     print(f"Training accuracy: {result.accuracy:.1%} ({int(round(result.accuracy * n))}/{n})")
     print(f"Final loss: {result.final_loss:.6f}")
+    if config.dataset == "xor" and result.accuracy < 1:
+        print(f"Hint: stuck at {result.accuracy:.0%}. Gradient descent has settled in a local minimum (or is "
+              f"crawling across a flat stretch) of XOR's loss. Try another --seed, more hidden units "
+              f"(--hidden 4) or a larger --lr (this run: {config.lr:g}).")
     if result.test_accuracy is not None:
         print(f"Test accuracy: {result.test_accuracy:.1%} ({int(result.confusion.trace())}/{int(result.confusion.sum())})")
         print("Confusion matrix (rows: true digit, columns: predicted):")
@@ -297,7 +331,7 @@ def _probability_of_one(scores):
 # ----- explain -----------------------------------------------------------------------------------------------
 def cmd_explain(args):
     from . import datasets, float64
-    from .explain import essay_network, format_trace, trace
+    from .explain import ESSAY_INITS, essay_network, format_trace, trace
     X, y = datasets.xor()
     X, y = X.to(float64), y.to(float64)
     if args.sample == "all":
@@ -306,48 +340,74 @@ def cmd_explain(args):
         i = args.sample
         x, t = X[i:i + 1], y[i:i + 1]
         which = f"XOR sample {i}: input {X[i].long().tolist()}, target {int(y[i, 0].item())}"
-    model = essay_network(seed=args.seed, activation=args.activation)
+    model = essay_network(seed=args.seed, activation=args.activation, init=args.init)
     record = trace(model, x, t, args.loss, lr=args.lr)
     title = (f"One step of backpropagation: the essay's 2-2-1 network ({args.activation}, {args.loss.upper()} "
              f"loss, seed {args.seed}) on {which}")
+    other = "default" if args.init == "normal" else "normal"
+    title += (f"\nInitial weights: {ESSAY_INITS[args.init]}, drawn with seed {args.seed}: the weights "
+              f"`chainrule train xor --init {args.init} --seed {args.seed}` starts from (train's own default is "
+              f"--init default; --init {other} here matches that instead). They are printed with the forward pass.")
     print(format_trace(record, title=title))
     return 0 if record.ok else 1
 
 
 # ----- graph ------------------------------------------------------------------------------------------------
+def _graph_format(args):
+    if args.format is not None:
+        return args.format
+    suffix = args.output.rsplit(".", 1)[-1].lower() if args.output and "." in os.path.basename(args.output) else None
+    if suffix in ("dot", "gv", "svg", "png"):
+        return "dot" if suffix == "gv" else suffix
+    return "svg" if args.network else "dot"
+
+
+def _essay_graph(seed):
+    """The essay's forward pass on XOR, every step a named tensor; x requires grad so ∂L/∂x shows too."""
+    from . import datasets, float64
+    from .explain import essay_network
+    layers = essay_network(seed=seed)
+    X, y = datasets.xor()
+    x, y = X.to(float64).requires_grad_(True), y.to(float64)
+    z1 = x @ layers[0].weight.T + layers[0].bias
+    a1 = z1.sigmoid()
+    z2 = a1 @ layers[1].weight.T + layers[1].bias
+    y_hat = z2.sigmoid()
+    loss = ((y_hat - y) ** 2).mean()
+    names = {"x": x, "W₁": layers[0].weight, "b₁": layers[0].bias, "z₁": z1, "a₁": a1,
+             "W₂": layers[1].weight, "b₂": layers[1].bias, "z₂": z2, "ŷ": y_hat, "L": loss}
+    return loss, names
+
+
 def cmd_graph(args):
-    from .viz import Graph, INSTALL_HINT, draw_graph
-    fmt = args.format
-    if fmt is None:
-        suffix = args.output.rsplit(".", 1)[-1].lower() if args.output and "." in args.output else "dot"
-        fmt = suffix if suffix in ("svg", "png") else "dot"
-    if fmt != "dot" and not Graph.dot_available():
-        raise CommandError(f"--format {fmt}: {INSTALL_HINT}. Or use --format dot.")
-    if args.expr:
+    from .tools.outputs import check_output
+    from .viz import INSTALL_HINT, Graph, draw_graph
+    fmt = _graph_format(args)
+    if fmt == "png" and not Graph.dot_available():
+        raise CommandError(f"--format png: {INSTALL_HINT}. Or use --format svg.")
+    if args.output:
+        check_output(args.output, "--output")
+    if args.network:
+        return _draw_network(args, fmt)
+    if args.expr is not None:
         from .tools.expr import ExpressionError, evaluate
         try:
-            out, params = evaluate(args.expr, dict(args.values), seed=args.seed)
+            out, names = evaluate(args.expr, dict(args.values), seed=args.seed)
         except ExpressionError as e:
             raise CommandError(f"--expr: {e}") from None
-        what = f"{args.expr}"
+        what = args.expr
     else:
         if args.values:
             raise CommandError("--set only applies to --expr")
-        from . import datasets, float64
-        from .explain import essay_network
-        layers = essay_network(seed=args.seed)
-        X, y = datasets.xor()
-        X, y = X.to(float64), y.to(float64)
-        a1 = (X @ layers[0].weight.T + layers[0].bias).sigmoid()
-        y_hat = (a1 @ layers[1].weight.T + layers[1].bias).sigmoid()
-        out = ((y_hat - y) ** 2).mean()
-        params = {"W1": layers[0].weight, "b1": layers[0].bias, "W2": layers[1].weight, "b2": layers[1].bias,
-                  "loss": out}
+        out, names = _essay_graph(args.seed)
         what = "the essay's 2-2-1 sigmoid network, MSE loss on XOR"
-    if not args.no_grad_values:
-        out.backward(np.ones(out.shape) if out.ndim else None)
-    graph = draw_graph(out, params=params, show_grad=not args.no_grad_values)
-    summary = f"{graph.op_nodes} ops, {graph.leaf_nodes} leaf tensors: {what}"
+    if not args.no_grad_values and out.numel() != 1:
+        out.backward(np.ones(out.shape))     # not a scalar: show the gradient of its sum in .grad
+    graph = draw_graph(out, names=names, show_grad=not args.no_grad_values, op_labels=args.op_labels)
+    summary = f"{graph.op_nodes} ops, {graph.leaf_nodes} leaf tensors"
+    if graph.tensor_nodes:
+        summary += f", {graph.tensor_nodes} intermediates"
+    summary += f": {what}"
     if fmt == "dot" and not args.output:
         print(f"// {summary}")
         sys.stdout.write(graph.source)
@@ -358,14 +418,40 @@ def cmd_graph(args):
     return 0
 
 
+def _draw_network(args, fmt):
+    from . import datasets, float64
+    from .explain import essay_network
+    from .viz import draw_network
+    if args.expr is not None or args.values:
+        raise CommandError("--network draws the essay's network; --expr and --set draw an expression's graph")
+    if fmt != "svg":
+        raise CommandError(f"--network draws SVG only, not {fmt}")
+    if args.sample == "all":
+        raise CommandError("--network shows one sample's forward pass: --sample 0-3")
+    X, _ = datasets.xor()
+    x = X[args.sample].to(float64)
+    drawing = draw_network(essay_network(seed=args.seed), x=x,
+                           title=f"The essay's 2-2-1 network (seed {args.seed}) on input {X[args.sample].long().tolist()}")
+    path = args.output or "network.svg"
+    drawing.save(path)
+    print(f"Wrote {path} (the essay's 2-2-1 network, seed {args.seed}: neurons show their output for input "
+          f"{X[args.sample].long().tolist()})")
+    return 0
+
+
 # ----- gradflow -----------------------------------------------------------------------------------------------
 def cmd_gradflow(args):
     from .tools import gradflow
     from .tools.optional import require
+    from .tools.outputs import check_memory, plot_path
     if args.plot:
         require("matplotlib", "--plot")
+        args.plot = plot_path(args.plot, "gradflow.png")
     if args.depth < 2:
         raise CommandError(f"--depth must be at least 2, got {args.depth}")
+    params = args.depth * (args.width + 1) * args.width
+    check_memory(2 * params + 3 * args.batch_size * args.width * args.depth, 4,
+                 f"--depth {args.depth} --width {args.width} ({params:.3g} parameters)")
     activations = [args.activation]
     if args.compare:
         activations.append("relu" if args.activation != "relu" else "sigmoid")
@@ -404,21 +490,42 @@ def _tolerate_plain_terminals():
                 stream.reconfigure(errors="replace")
 
 
+def _unknown_options(parser, command, unknown):
+    """Unknown options are reported by the command's own parser (its usage, not the top level's),
+    with the closest option it has: ``train --hiden 4`` suggests ``--hidden``."""
+    sub = parser.commands[command]
+    known = [o for action in sub._actions for o in action.option_strings if o.startswith("--")]
+    hints = []
+    for word in unknown:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{word.split('=', 1)[0]}: did you mean {close[0]}?")
+    message = "unrecognized arguments: " + " ".join(unknown)
+    sub.error(message + ("" if not hints else " (" + "; ".join(hints) + ")"))
+
+
 def main(argv=None):
     _tolerate_plain_terminals()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _unknown_options(parser, args.command, unknown)
     from .tools.optional import MissingDependency
     try:
         return args.func(args)
-    except (CommandError, MissingDependency, ValueError) as e:
+    except BrokenPipeError:                       # output piped into `head`: not an error
+        return 0
+    except (CommandError, MissingDependency, ValueError, OSError) as e:
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"chainrule {args.command}: error: ran out of memory; ask for smaller sizes (--hidden, --width, "
+              f"--batch-size)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

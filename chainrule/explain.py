@@ -36,8 +36,8 @@ from . import autograd
 from .creation import tensor as _tensor
 from .tensor import Tensor
 
-__all__ = ["Dense", "Check", "LayerTrace", "Trace", "trace", "format_trace", "essay_network",
-           "ACTIVATIONS"]
+__all__ = ["Dense", "dense_layers", "Check", "LayerTrace", "Trace", "trace", "format_trace", "essay_network",
+           "ESSAY_INITS", "ACTIVATIONS"]
 
 
 # ----- activations: the forward in chainrule, and σ and σ' in NumPy for the formula -------------------
@@ -88,18 +88,32 @@ class Dense:
         return [p for p in (self.weight, self.bias) if p is not None]
 
 
-def essay_network(seed=0, activation="sigmoid", dtype=None):
-    """The essay's 2-2-1 network as two :class:`Dense` layers: W ~ N(0, 1) (np.random.randn), b = 0."""
-    from . import float64, manual_seed, randn, zeros
+ESSAY_INITS = {
+    "normal": "W ~ N(0, 1), b = 0, as the essay's np.random.randn",
+    "default": "nn.Linear's default: W and b ~ U(−1/√fan_in, 1/√fan_in)",
+}
+
+
+def essay_network(seed=0, activation="sigmoid", dtype=None, init="normal"):
+    """The essay's 2-2-1 network as two :class:`Dense` layers, starting where ``chainrule train xor`` does.
+
+    init "normal": W ~ N(0, 1), b = 0 (the essay's ``np.random.randn``); "default": nn.Linear's own.
+    The weights are exactly those ``chainrule train xor --init <init> --seed <seed>`` starts from
+    (drawn the same way from the same seed), so a trace here is the first step of that run.
+    """
+    from . import float64, manual_seed
+    from .tools.models import init_weights, mlp
+    if init not in ESSAY_INITS:
+        raise ValueError(f"init must be one of {sorted(ESSAY_INITS)}, got {init!r}")
     dtype = dtype or float64
     manual_seed(seed)
-    w1 = randn(2, 2, dtype=dtype, requires_grad=True)
-    w2 = randn(1, 2, dtype=dtype, requires_grad=True)
-    return [Dense(w1, zeros(2, dtype=dtype, requires_grad=True), activation),
-            Dense(w2, zeros(1, dtype=dtype, requires_grad=True), activation)]
+    model = init_weights(mlp([2, 2, 1], "sigmoid", output_activation="sigmoid"), init)
+    layers = [m for m in model if type(m).__name__ == "Linear"]
+    return [Dense(m.weight.detach().to(dtype).requires_grad_(True), m.bias.detach().to(dtype).requires_grad_(True),
+                  activation) for m in layers]
 
 
-def _layers_of(model):
+def dense_layers(model):
     """The model as a list of (linear_fn, weight, bias, activation_name, activation_fn)."""
     if isinstance(model, (list, tuple)) and model and all(isinstance(m, Dense) for m in model):
         return [(m.linear, m.weight, m.bias, m.activation, lambda z, n=m.activation: _apply_activation(n, z))
@@ -308,7 +322,7 @@ def trace(model, x, y, loss_fn="mse", lr=0.5, eps=1e-6, rtol=None, atol=None):
     not applied); their ``.grad`` is left as ``loss.backward()`` sets it.
     rtol/atol: agreement tolerance; default 1e-6/1e-8 for float64 parameters, 1e-3/1e-5 for float32.
     """
-    layers = _layers_of(model)
+    layers = dense_layers(model)
     kind, reduction = _loss_kind(loss_fn)
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
         raise TypeError("x and y must be chainrule tensors")
@@ -468,6 +482,8 @@ def format_trace(record, title=None):
         s = _sub(layer.index)
         role = "output" if layer.index == n_layers else "hidden"
         out.append(f"  layer {layer.index} ({role}, {layer.activation})")
+        out.append(f"    W{s} = {_fmt(layer.weight, 9)}")
+        out.append(f"    b{s} = {_fmt(layer.bias, 9)}")
         out.append(f"    z{s} = {_fmt(layer.z, 9)}")
         out.append(f"    a{s} = {_fmt(layer.a, 9)}" + ("   = ŷ, the prediction" if layer.index == n_layers else ""))
     out.append(f"  loss  L = {loss_txt} = {record.loss:.6f}")

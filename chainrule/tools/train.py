@@ -24,7 +24,7 @@ from .. import datasets, manual_seed, nn, no_grad, optim
 from ..utils.data import DataLoader, TensorDataset
 from .models import init_weights, mlp
 
-__all__ = ["DATASETS", "TrainConfig", "TrainResult", "default_config", "build_model", "train", "predict",
+__all__ = ["DATASETS", "TrainConfig", "TrainResult", "default_config", "check_size", "build_model", "train", "predict",
            "save_checkpoint", "load_checkpoint", "decision_grid"]
 
 DATASETS = ("xor", "moons", "spirals", "digits")
@@ -123,6 +123,23 @@ def _n_outputs(config):
     return 1 if k == 2 else k
 
 
+N_INPUTS = {"xor": 2, "moons": 2, "spirals": 2, "digits": 64}
+N_SAMPLES = {"xor": 4, "moons": 200, "spirals": 300, "digits": 1438}
+
+
+def check_size(config, what="the network"):
+    """Refuse, before anything is allocated, a network too large for this machine's memory.
+
+    Counts the parameters, their gradients and optimizer state, and the activations of one batch.
+    """
+    from .outputs import check_memory
+    sizes = [N_INPUTS[config.dataset], *config.hidden, _n_outputs(config)]
+    params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    batch = config.batch_size or N_SAMPLES[config.dataset]
+    state = 4 if config.optimizer == "adam" else 3             # values, grads, momentum / Adam's two moments
+    return check_memory(state * params + 3 * batch * sum(sizes), 4, f"{what} ({params:.3g} parameters)")
+
+
 def build_model(config, n_inputs):
     """The MLP for ``config``: sigmoid outputs for MSE/BCE (one unit for two classes), logits for CE."""
     config.validate()
@@ -181,6 +198,9 @@ class TrainResult:
     accuracy: float                  # on the training set
     test_accuracy: float = None      # digits only
     confusion: np.ndarray = None     # digits only: rows = true class, columns = predicted (test set)
+    X_test: np.ndarray = None        # digits only: the test images (one row of 64 pixels each)
+    test_labels: np.ndarray = None
+    test_predictions: np.ndarray = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -195,6 +215,7 @@ def train(config, on_epoch=None, on_start=None):
     on_epoch(epoch, loss): called after every epoch with the epoch's mean training loss.
     """
     config.validate()
+    check_size(config)
     manual_seed(config.seed)
     X, labels, X_test, labels_test = load_data(config.dataset)
     model = build_model(config, X.shape[1])
@@ -231,6 +252,7 @@ def train(config, on_epoch=None, on_start=None):
         test_true = labels_test.numpy()
         result.test_accuracy = float((test_pred == test_true).mean())
         result.confusion = confusion_matrix(test_true, test_pred, N_CLASSES[config.dataset])
+        result.X_test, result.test_labels, result.test_predictions = X_test.numpy(), test_true, test_pred
     return result
 
 
@@ -274,31 +296,101 @@ def decision_grid(model, config, X, steps=200, margin=0.5):
 
 
 def plot(result, path):
-    """Loss curve, plus the decision boundary for 2-D data, in one PNG. Needs matplotlib."""
+    """One PNG: the loss curve, and the decision boundary (2-D data) or example digits and the confusion
+    matrix (digits). Needs matplotlib."""
     from .optional import pyplot
     plt = pyplot("--plot")
     two_d = result.X.shape[1] == 2
-    fig, axes = plt.subplots(1, 2 if two_d else 1, figsize=(11 if two_d else 6, 4.5), squeeze=False)
-    ax = axes[0, 0]
-    ax.plot(np.arange(1, len(result.losses) + 1), result.losses)
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{result.config.loss.upper()} loss")
-    ax.set_title(f"{result.config.dataset}: training loss")
-    ax.grid(True, alpha=0.3)
+    digits = result.confusion is not None and result.X_test is not None
+    panels = 2 if two_d else 3 if digits else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.6), squeeze=False)
+    _plot_loss(axes[0, 0], result)
     if two_d:
-        ax = axes[0, 1]
-        xx, yy, classes = decision_grid(result.model, result.config, result.X)
-        n = N_CLASSES[result.config.dataset]
-        ax.contourf(xx, yy, classes, levels=np.arange(n + 1) - 0.5, cmap="coolwarm" if n == 2 else "viridis",
-                    alpha=0.35)
-        X = result.X.numpy()
-        ax.scatter(X[:, 0], X[:, 1], c=result.labels, cmap="coolwarm" if n == 2 else "viridis",
-                   edgecolors="k", s=60 if len(X) < 10 else 18)
-        ax.set_title(f"decision boundary (accuracy {result.accuracy:.0%})")
-        ax.set_xlabel("x₁")
-        ax.set_ylabel("x₂")
+        _plot_boundary(axes[0, 1], result)
+    if digits:
+        _plot_confusion(axes[0, 2], result)
+        axes[0, 1].axis("off")
     fig.tight_layout()
+    if digits:
+        _plot_examples(fig, axes[0, 1], result)       # placed inside the panel's final position
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _plot_loss(ax, result):
+    """Log scale, with the last value written on the plot so it can be read to its last digit."""
+    losses = np.asarray(result.losses)
+    epochs = np.arange(1, len(losses) + 1)
+    ax.plot(epochs, losses, color="#2b6cb0")
+    ax.set_yscale("log")
+    last = float(losses[-1])
+    if last > 0:
+        ax.set_ylim(min(losses.min(), last) / 1.6, losses.max() * 1.3)
+        ax.axhline(last, color="#888", linestyle=":", linewidth=1)
+        ax.annotate(f"last: {last:.4g}", xy=(epochs[-1], last), xytext=(-6, 6), textcoords="offset points",
+                    ha="right", va="bottom", fontsize=9, color="#333")
+    from matplotlib.ticker import LogLocator, LogFormatterSciNotation
+    ax.yaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+    ax.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(3, 1)))
+    ax.tick_params(axis="y", which="minor", labelsize=8)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{result.config.loss.upper()} loss (log scale)")
+    ax.set_title(f"{result.config.dataset}: training loss")
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def _plot_boundary(ax, result):
+    xx, yy, classes = decision_grid(result.model, result.config, result.X)
+    n = N_CLASSES[result.config.dataset]
+    cmap = _class_colours(n)
+    ax.contourf(xx, yy, classes, levels=np.arange(n + 1) - 0.5, colors=cmap, alpha=0.3)
+    X = result.X.numpy()
+    for k in range(n):
+        mine = result.labels == k
+        ax.scatter(X[mine, 0], X[mine, 1], color=cmap[k], edgecolors="k", s=70 if len(X) < 10 else 20,
+                   label=f"class {k}")
+    ax.legend(loc="upper right", fontsize=9, framealpha=0.9, title="true class", title_fontsize=9)
+    ax.set_title(f"decision boundary (training accuracy {result.accuracy:.0%})")
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+
+
+def _class_colours(n):
+    base = ["#dd6b20", "#2b6cb0", "#2f855a", "#805ad5", "#d53f8c", "#718096", "#b7791f", "#319795",
+            "#e53e3e", "#4a5568"]
+    return base[:n]
+
+
+def _plot_examples(fig, ax, result):
+    """The first 24 test digits as pictures, each with its predicted digit (red when wrong)."""
+    ax.set_title(f"test digits: predicted (true); accuracy {result.test_accuracy:.1%}")
+    box = ax.get_position()
+    rows, cols = 4, 6
+    for i in range(min(rows * cols, len(result.test_labels))):
+        r, c = divmod(i, cols)
+        w, h = box.width / cols, box.height / rows
+        sub = fig.add_axes([box.x0 + c * w + w * 0.08, box.y1 - (r + 1) * h + h * 0.02, w * 0.84, h * 0.74])
+        sub.imshow(result.X_test[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+        pred, true = int(result.test_predictions[i]), int(result.test_labels[i])
+        sub.set_title(f"{pred}" + ("" if pred == true else f" ({true})"), fontsize=9,
+                      color="black" if pred == true else "#e53e3e", pad=2)
+        sub.set_xticks([])
+        sub.set_yticks([])
+
+
+def _plot_confusion(ax, result):
+    m = result.confusion
+    ax.imshow(m, cmap="Blues")
+    k = m.shape[0]
+    for i in range(k):
+        for j in range(k):
+            if m[i, j]:
+                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if m[i, j] > m.max() / 2 else "black")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title("confusion matrix (test set)")
