@@ -29,7 +29,8 @@ def _array_from_data(data, dtype=None):
         if array.dtype == object:
             raise TypeError(f"could not infer a dtype for {type(data).__name__} data: the elements must "
                             f"be numbers, bools or nested sequences of them")
-        if array.dtype.kind == "f" and array.dtype != np.float16:
+        if array.dtype.kind == "f" and array.dtype != np.float16 and dtype is None:
+            # only without a dtype: tensor([0.1], dtype=float64) must not pass through float32 on its way
             array = array.astype(dtypes.get_default_dtype().np)
         elif array.dtype.kind in "iu":
             array = array.astype(np.int64)

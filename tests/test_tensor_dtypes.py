@@ -75,6 +75,10 @@ def test_tensor_explicit_dtype():
     _same(chainrule.tensor([1.7, -2.2], dtype=chainrule.int64), torch.tensor([1.7, -2.2], dtype=torch.int64))
     _same(chainrule.tensor(np.array([1, 2]), dtype=chainrule.float32),
           torch.tensor(np.array([1, 2]), dtype=torch.float32))
+    # Python floats asked for as float64 keep every digit (not rounded through float32 on the way).
+    data = [[-0.034116072994783066, 0.1], [1 / 3, 2.0 ** -40]]
+    _same(chainrule.tensor(data, dtype=chainrule.float64), torch.tensor(data, dtype=torch.float64))
+    assert chainrule.tensor(data, dtype=chainrule.float64).tolist() == data
 
 
 def test_from_numpy_shares_memory():
