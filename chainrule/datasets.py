@@ -1,4 +1,4 @@
-"""Small offline datasets for examples and tests: XOR, two moons, spirals, handwritten digits.
+"""Small offline datasets for examples and tests: XOR, two moons, circles, blobs, spirals, handwritten digits.
 
 Everything is generated with NumPy from a seed (or, for ``digits``, read from the
 copy bundled with scikit-learn), so nothing is downloaded and every call with the
@@ -13,7 +13,7 @@ import numpy as np
 
 import chainrule
 
-__all__ = ["xor", "moons", "spirals", "digits", "DigitsSplit"]
+__all__ = ["xor", "moons", "circles", "blobs", "spirals", "digits", "DigitsSplit"]
 
 
 def _tensors(X, y):
@@ -52,6 +52,49 @@ def moons(n_samples=200, noise=0.1, seed=0):
     if noise:
         X = X + rng.normal(scale=noise, size=X.shape)
     return _tensors(X, y)
+
+
+def circles(n_samples=200, noise=0.05, factor=0.5, seed=0):
+    """A small circle inside a large one (as ``sklearn.datasets.make_circles``), shuffled.
+
+    The outer circle (radius 1) is class 0, the inner one (radius ``factor``) class 1; ``noise``
+    is the standard deviation of Gaussian noise added to ``X``. No straight line separates them.
+    Returns ``X`` float32 ``(n_samples, 2)`` and ``y`` int64 ``(n_samples,)``.
+    """
+    if not 0 < factor < 1:
+        raise ValueError(f"factor must be between 0 and 1 (the inner circle's radius), got {factor}")
+    n_outer = n_samples // 2
+    n_inner = n_samples - n_outer
+    rng = np.random.default_rng(seed)
+    t_outer = np.linspace(0, 2 * np.pi, n_outer, endpoint=False)
+    t_inner = np.linspace(0, 2 * np.pi, n_inner, endpoint=False)
+    X = np.concatenate([np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1),
+                        factor * np.stack([np.cos(t_inner), np.sin(t_inner)], axis=1)])
+    y = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])
+    order = rng.permutation(n_samples)
+    X, y = X[order], y[order]
+    if noise:
+        X = X + rng.normal(scale=noise, size=X.shape)
+    return _tensors(X, y)
+
+
+def blobs(n_samples=200, centers=((-1.0, -1.0), (1.0, 1.0)), std=0.5, seed=0):
+    """Gaussian blobs, one per class, around ``centers`` (as ``sklearn.datasets.make_blobs``), shuffled.
+
+    ``std`` is each blob's standard deviation. Returns ``X`` float32 ``(n_samples, len(centers[0]))``
+    and ``y`` int64 ``(n_samples,)`` with the index of each point's center.
+    """
+    centers = np.asarray(centers, dtype=np.float64)
+    if centers.ndim != 2 or len(centers) < 1:
+        raise ValueError(f"centers must be a list of points, got shape {centers.shape}")
+    if std < 0:
+        raise ValueError(f"std must be 0 or more, got {std}")
+    rng = np.random.default_rng(seed)
+    k = len(centers)
+    y = np.arange(n_samples) % k
+    X = centers[y] + rng.normal(scale=std, size=(n_samples, centers.shape[1]))
+    order = rng.permutation(n_samples)
+    return _tensors(X[order], y[order])
 
 
 def spirals(n_samples=300, n_classes=3, noise=0.2, seed=0):

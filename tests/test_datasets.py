@@ -20,7 +20,7 @@ def test_xor():
     np.testing.assert_array_equal(_np(y)[:, 0], np.logical_xor(_np(X)[:, 0], _np(X)[:, 1]))
 
 
-@pytest.mark.parametrize("make", [datasets.moons, datasets.spirals])
+@pytest.mark.parametrize("make", [datasets.moons, datasets.spirals, datasets.circles, datasets.blobs])
 def test_generated_sets_are_deterministic_per_seed(make):
     X1, y1 = make(n_samples=101, seed=3)
     X2, y2 = make(n_samples=101, seed=3)
@@ -40,6 +40,28 @@ def test_moons_without_noise_are_sklearns_moons():
     ours = sorted(zip(map(tuple, np.round(_np(X), 5)), _np(y)))
     theirs = sorted(zip(map(tuple, np.round(X_sk.astype(np.float32), 5)), y_sk))
     assert ours == theirs
+
+
+def test_circles_without_noise_are_sklearns_circles():
+    sk = pytest.importorskip("sklearn.datasets")
+    X, y = datasets.circles(n_samples=60, noise=0.0, factor=0.4, seed=0)
+    X_sk, y_sk = sk.make_circles(n_samples=60, noise=0.0, factor=0.4, shuffle=False)
+    ours = sorted(zip(map(tuple, np.round(_np(X), 5)), _np(y)))
+    theirs = sorted(zip(map(tuple, np.round(X_sk.astype(np.float32), 5) + 0.0), y_sk))
+    assert ours == theirs
+    with pytest.raises(ValueError, match="factor must be between 0 and 1"):
+        datasets.circles(factor=1.5)
+
+
+def test_blobs_are_gaussians_around_their_centers():
+    X, y = datasets.blobs(n_samples=4000, centers=[(-2.0, 0.0), (3.0, 1.0)], std=0.5, seed=1)
+    X, y = _np(X), _np(y)
+    assert np.bincount(y).tolist() == [2000, 2000]
+    for k, center in enumerate([(-2.0, 0.0), (3.0, 1.0)]):
+        np.testing.assert_allclose(X[y == k].mean(axis=0), center, atol=0.05)
+        np.testing.assert_allclose(X[y == k].std(axis=0), [0.5, 0.5], atol=0.03)
+    with pytest.raises(ValueError, match="std must be 0 or more"):
+        datasets.blobs(std=-1)
 
 
 def test_spirals_classes_and_radius():
