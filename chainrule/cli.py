@@ -4,6 +4,7 @@
     chainrule explain xor               one backward pass, every number checked three ways
     chainrule graph                     the computation graph of the essay's loss (Graphviz DOT)
     chainrule gradflow --compare        vanishing gradients: sigmoid against ReLU, layer by layer
+    chainrule playground                a page in the browser where a network learns while you watch
     chainrule run prog.py [args...]     run an unmodified PyTorch program with `torch` bound to chainrule
     chainrule run -n 4 prog.py [args]   ... as 4 ranks (torch.distributed over MPI), as torchrun would
 
@@ -184,6 +185,20 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", metavar="FILE.png", help="plot the norms on a log scale; needs matplotlib")
     p.set_defaults(func=cmd_gradflow)
+
+    p = sub.add_parser("playground", help="a page in your browser where a network learns while you watch",
+                       description="Serve the playground on this machine: pick data, edit the network, set the "
+                                   "hyper-parameters and watch chainrule train it: each neuron's output over the "
+                                   "input plane, the weights, the decision boundary, the losses, ‖∂L/∂W‖ per "
+                                   "layer; step through one backward pass with every number checked three ways. "
+                                   "Everything it loads ships with chainrule; nothing is fetched from the internet.")
+    p.add_argument("--port", type=_int_at_least(0, "0 (any free port) to 65535"), default=8765,
+                   help="port to listen on (default 8765; 0: any free port)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: only this machine can connect)")
+    p.add_argument("--open", action="store_true", help="open the page in the default web browser")
+    p.add_argument("--verbose", action="store_true", help="log every request")
+    p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("run", help="run an unmodified PyTorch program on chainrule (`import torch` gives chainrule)",
                        description="Run PROGRAM as `python PROGRAM ARGS...` would, with `import torch` and every "
@@ -465,6 +480,24 @@ def cmd_gradflow(args):
     if args.plot:
         gradflow.plot(results, args.plot)
         print(f"Wrote {args.plot}")
+    return 0
+
+
+# ----- playground -------------------------------------------------------------------------------------------
+def cmd_playground(args):
+    from .playground import serve
+    if args.port > 65535:
+        raise CommandError(f"--port must be 0 to 65535, got {args.port}")
+
+    def ready(url):
+        print(f"chainrule playground: open {url} in your browser (Ctrl-C stops the server)", flush=True)
+    try:
+        serve(args.host, args.port, open_browser=args.open, quiet=not args.verbose, ready=ready)
+    except OSError as e:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}; "
+                           f"another --port (0: any free one)?") from None
+    except KeyboardInterrupt:
+        print("stopped")
     return 0
 
 

@@ -17,8 +17,14 @@ else:
 os.environ.setdefault("CHAINRULE_COMPILE_CHECK_EVERY", "1")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives a real browser (skipped without chromium and chromedriver)")
+
+
 def pytest_terminal_summary(terminalreporter):
-    """The compile fuzz's capture rate: how many random steps were captured and replayed, how many refused."""
+    """Whether the browser tests ran; the compile fuzz's capture rate: how many random steps were captured and
+    replayed, how many refused."""
+    _browser_summary(terminalreporter)
     _mutation_summary(terminalreporter)
     fuzz = sys.modules.get("test_compile_fuzz")
     results = getattr(fuzz, "RESULTS", None)
@@ -42,3 +48,12 @@ def _mutation_summary(terminalreporter):
         f"compile mutation fuzz: {len(stats)} cases, {sum(s[1] for s in stats)} mutations between calls, compiled and "
         f"eager equal after every call; {len(kept)} cases captured ({sum(s[2] for s in kept)} traces, "
         f"{sum(s[3] for s in kept)} replays), {len(refused)} with a Python side effect in the step refused")
+
+
+def _browser_summary(terminalreporter):
+    """Say loudly when the browser tests did not run, so a green run without a browser is not mistaken."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "browser" in getattr(r, "keywords", {})]
+    if skipped:
+        reason = skipped[0].longrepr[2] if isinstance(skipped[0].longrepr, tuple) else str(skipped[0].longrepr)
+        reason = reason.removeprefix("Skipped: ").removeprefix("browser tests skipped: ")
+        terminalreporter.write_sep("!", f"{len(skipped)} BROWSER TESTS SKIPPED: {reason}", red=True, bold=True)
