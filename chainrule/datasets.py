@@ -21,6 +21,17 @@ def _tensors(X, y):
         chainrule.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
 
 
+def _two_classes(class0, class1, noise, rng):
+    """The points of class 0 and of class 1 shuffled together, then Gaussian noise of std ``noise`` added."""
+    X = np.concatenate([class0, class1])
+    y = np.concatenate([np.zeros(len(class0)), np.ones(len(class1))])
+    order = rng.permutation(len(X))
+    X, y = X[order], y[order]
+    if noise:
+        X = X + rng.normal(scale=noise, size=X.shape)
+    return _tensors(X, y)
+
+
 def xor():
     """The four points of XOR: ``X`` float32 ``(4, 2)``, ``y`` float32 ``(4, 1)``.
 
@@ -42,16 +53,8 @@ def moons(n_samples=200, noise=0.1, seed=0):
     rng = np.random.default_rng(seed)
     t_outer = np.linspace(0, np.pi, n_outer)
     t_inner = np.linspace(0, np.pi, n_inner)
-    X = np.concatenate([
-        np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1),
-        np.stack([1 - np.cos(t_inner), 0.5 - np.sin(t_inner)], axis=1),
-    ])
-    y = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])
-    order = rng.permutation(n_samples)
-    X, y = X[order], y[order]
-    if noise:
-        X = X + rng.normal(scale=noise, size=X.shape)
-    return _tensors(X, y)
+    return _two_classes(np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1),
+                        np.stack([1 - np.cos(t_inner), 0.5 - np.sin(t_inner)], axis=1), noise, rng)
 
 
 def circles(n_samples=200, noise=0.05, factor=0.5, seed=0):
@@ -68,14 +71,8 @@ def circles(n_samples=200, noise=0.05, factor=0.5, seed=0):
     rng = np.random.default_rng(seed)
     t_outer = np.linspace(0, 2 * np.pi, n_outer, endpoint=False)
     t_inner = np.linspace(0, 2 * np.pi, n_inner, endpoint=False)
-    X = np.concatenate([np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1),
-                        factor * np.stack([np.cos(t_inner), np.sin(t_inner)], axis=1)])
-    y = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])
-    order = rng.permutation(n_samples)
-    X, y = X[order], y[order]
-    if noise:
-        X = X + rng.normal(scale=noise, size=X.shape)
-    return _tensors(X, y)
+    return _two_classes(np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1),
+                        factor * np.stack([np.cos(t_inner), np.sin(t_inner)], axis=1), noise, rng)
 
 
 def blobs(n_samples=200, centers=((-1.0, -1.0), (1.0, 1.0)), std=0.5, seed=0):

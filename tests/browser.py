@@ -53,9 +53,12 @@ def start(user_data_dir, width=1440, height=1400):
 def screenshot(driver, name):
     """Save a PNG of the whole page under build/screenshots (or $CHAINRULE_SCREENSHOTS); returns its path."""
     os.makedirs(SCREENSHOTS, exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    width = driver.execute_script("return window.innerWidth")
-    driver.set_window_size(width, max(600, height))
+    # As tall as the page's content (its last element's bottom edge), no taller.
+    height, chrome = driver.execute_script(
+        "const last = document.body.lastElementChild.getBoundingClientRect();"
+        "return [Math.ceil(last.bottom + window.scrollY + 12), window.outerHeight - window.innerHeight];")
+    width = driver.get_window_size()["width"]
+    driver.set_window_size(width, max(600, height) + chrome)       # the window's own bars are not page
     path = os.path.join(SCREENSHOTS, name)
     driver.save_screenshot(path)
     return path

@@ -78,6 +78,12 @@ def open_page(driver, url):
     return driver.execute_script("return document.body.dataset.session")
 
 
+def pause(driver):
+    """Press pause and wait until no training step is on its way (so what the page shows stays put)."""
+    click(driver, "play")
+    wait_for(driver, "document.body.dataset.busy !== 'true'")
+
+
 def value_of(driver, element_id):
     return driver.execute_script(f"return document.getElementById('{element_id}').dataset.value")
 
@@ -107,7 +113,7 @@ def test_play_makes_the_xor_loss_fall(server, page):
     click(page, "play")
     wait_for(page, "Number(document.getElementById('epoch').dataset.value) >= 2500",
              message="(training did not advance)")
-    click(page, "play")                                                           # pause
+    pause(page)
     last = float(value_of(page, "train-loss"))
     assert last < first / 10, (first, last)
     assert page.find_element("id", "train-acc").text == "100.0% right"
@@ -200,7 +206,7 @@ def test_the_page_asks_nothing_of_the_network_beyond_localhost(server, page):
     open_page(page, server + "?data=moons&hidden=4")
     click(page, "play")
     wait_for(page, "Number(document.getElementById('epoch').dataset.value) >= 20")
-    click(page, "play")
+    pause(page)
     click(page, "trace-start")
     wait_for(page, "!document.getElementById('trace-view').hidden")
     requested = []
@@ -234,7 +240,7 @@ def test_a_link_reproduces_a_run_in_a_second_tab_and_closing_a_tab_breaks_nothin
     page.execute_script("document.getElementById('speed').value = '10'")
     click(page, "play")
     wait_for(page, "Number(document.getElementById('epoch').dataset.value) >= 40")
-    click(page, "play")
+    pause(page)
     epoch = int(value_of(page, "epoch"))
     loss = value_of(page, "train-loss")
     browser.screenshot(page, "playground-circles.png")
@@ -245,9 +251,8 @@ def test_a_link_reproduces_a_run_in_a_second_tab_and_closing_a_tab_breaks_nothin
     assert second != first
     page.execute_script("document.getElementById('speed').value = '1'")
     click(page, "play")
-    wait_for(page, f"Number(document.getElementById('epoch').dataset.value) >= {epoch - 5}")
-    click(page, "play")
-    time.sleep(0.5)
+    wait_for(page, f"Number(document.getElementById('epoch').dataset.value) >= {epoch - 20}")
+    pause(page)
     while int(value_of(page, "epoch")) < epoch:
         before = int(value_of(page, "epoch"))
         click(page, "step")
@@ -263,7 +268,7 @@ def test_a_link_reproduces_a_run_in_a_second_tab_and_closing_a_tab_breaks_nothin
     page.switch_to.window(tabs[1])
     start = int(value_of(page, "epoch"))
     wait_for(page, f"Number(document.getElementById('epoch').dataset.value) >= {start + 20}")
-    click(page, "play")
+    pause(page)
     assert page.find_element("id", "error").get_attribute("hidden")
 
 

@@ -12,7 +12,7 @@ function toPixel(domain, x1, x2) {
 export function drawBoundary(canvas, run, snapshot, selected) {
   const ctx = sharpen(canvas, SIZE, SIZE);
   ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(picture(snapshot.boundary.values, snapshot.boundary.size, 0.6), 0, 0, SIZE, SIZE);
+  ctx.drawImage(picture(snapshot.boundary.values, snapshot.boundary.size, 0.45), 0, 0, SIZE, SIZE);
   // the 0.5 contour, where the prediction changes class, is where the colour turns through grey
   const radius = run.points.length <= 8 ? 8 : 4;
   let trainIndex = 0;

@@ -138,6 +138,7 @@ function pause() {
 
 async function trainOnce(body) {
   state.busy = true;
+  document.body.dataset.busy = 'true';
   try {
     const snapshot = await api('POST', `/api/sessions/${state.session}/step`,
       { ...body, since: state.history.train.length });
@@ -149,6 +150,7 @@ async function trainOnce(body) {
     else showError(e.message);
   } finally {
     state.busy = false;
+    document.body.dataset.busy = 'false';      // tests wait on this: no step is on its way
   }
 }
 
