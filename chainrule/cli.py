@@ -2,7 +2,7 @@
 
     chainrule train xor                 the essay's 2-2-1 sigmoid network learns XOR
     chainrule explain xor               one backward pass, every number checked three ways
-    chainrule graph                     the computation graph of the essay's loss (Graphviz DOT)
+    chainrule graph                     the essay's loss as a graph, every intermediate with its gradient
     chainrule gradflow --compare        vanishing gradients: sigmoid against ReLU, layer by layer
     chainrule playground                a page in the browser where a network learns while you watch
     chainrule run prog.py [args...]     run an unmodified PyTorch program with `torch` bound to chainrule
@@ -90,7 +90,7 @@ def _assignment(text):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="chainrule", description="Watch backpropagation happen: train, explain, draw the graph, "
-                                      "measure gradient flow.",
+                                      "measure gradient flow, or watch a network learn in the browser.",
         epilog="Run `chainrule COMMAND --help` for each command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

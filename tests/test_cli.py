@@ -32,7 +32,7 @@ def assert_png(path):
     assert len(data) > 5000, f"{path} is only {len(data)} bytes"
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["explain"], ["graph"], ["gradflow"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["explain"], ["graph"], ["gradflow"], ["playground"]])
 def test_help(command):
     out = run(*command, "--help").stdout
     assert out.startswith("usage: chainrule")
@@ -41,7 +41,8 @@ def test_help(command):
                    "explain": ["--sample", "--seed", "--activation", "--lr"],
                    "graph": ["--expr", "--format", "--output", "--no-grad-values"],
                    "gradflow": ["--depth", "--activation", "--width", "--seed", "--plot", "--compare"],
-                   }.get(command[0] if command else "", ["train", "explain", "graph", "gradflow"]):
+                   "playground": ["--port", "--host", "--open", "127.0.0.1"],
+                   }.get(command[0] if command else "", ["train", "explain", "graph", "gradflow", "playground"]):
         assert option in out
 
 
