@@ -15,7 +15,7 @@ from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTe
                        LongTensor, ShortTensor)
 from .creation import (arange, as_tensor, diag, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                        logspace, ones, ones_like, tensor, zeros, zeros_like)
-from .device import device
+from .device import device, get_default_device, set_default_device
 from .dtypes import (bfloat16, bool, double, dtype, float, float16, float32, float64, get_default_dtype, half, int,
                      int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from .ops import *  # noqa: F401,F403  (every op as a function: chainrule.exp(x), chainrule.sum(x, 1), ...)

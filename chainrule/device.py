@@ -34,10 +34,36 @@ class device:
         return hash((self.type, self.index))
 
 
+_default_device = None   # set_default_device's device; None is the CPU
+
+
+def get_default_device():
+    """The device factory functions put tensors on when given none: ``device(type='cpu')`` unless
+    ``set_default_device`` said otherwise."""
+    return device("cpu") if _default_device is None else _default_device
+
+
+def set_default_device(dev):
+    """Make ``dev`` the device of tensors that factory functions create without a ``device=``; ``None`` goes
+    back to the CPU. Naming a device chainrule lacks is accepted (as CPU-only PyTorch accepts "cuda"), and
+    the next tensor created on it is refused."""
+    global _default_device
+    if dev is None:
+        _default_device = None
+        return
+    if isinstance(dev, int):   # an accelerator's index, as PyTorch reads a bare int
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    _default_device = device(dev)
+
+
 def check_device(dev):
     """Accept the CPU; refuse other devices with a message that says why."""
     if dev is None:
-        return
+        if _default_device is None or _default_device.type == "cpu":
+            return
+        raise RuntimeError(f"chainrule runs on the CPU only: the default device '{_default_device}' (from "
+                           "set_default_device) is not available (chainrule.cuda.is_available() is False). "
+                           "Use set_default_device('cpu').")
     d = device(dev) if not isinstance(dev, int) else device("cuda", dev)
     if d.type != "cpu":
         raise RuntimeError(f"chainrule runs on the CPU only: device '{d}' is not available "

@@ -143,3 +143,31 @@ def test_prod_with_zeros_double_backward_against_torch():
         out.append((g, h))
     np.testing.assert_allclose(out[0][0].detach().numpy(), out[1][0].detach().numpy())
     np.testing.assert_allclose(out[0][1].numpy(), out[1][1].numpy())
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cumprod_against_pytorch(dim):
+    check(lambda lib, a: a.cumprod(dim), [(3, 4)])
+    check(lambda lib, a: lib.cumprod(a, dim=dim, dtype=lib.float64), [(3, 4)])
+
+
+def test_cumprod_gradient_with_zeros():
+    # one zero, two zeros, a zero first and last: PyTorch's gradient is finite and exact at and after them
+    x = np.array([[1.5, 0.0, 2.0, -3.0], [0.0, 2.0, 0.0, 4.0], [2.0, -1.0, 0.5, 0.0], [0.0, 0.0, 1.0, 2.0]])
+    check(lambda lib, a: a.cumprod(1), [x])
+    check(lambda lib, a: a.cumprod(0), [x])
+
+
+def test_cumprod_second_derivative_with_zeros():
+    import chainrule
+    from chainrule.autograd import gradcheck, gradgradcheck
+    for values in ([1.5, -0.5, 2.0, 3.0], [1.5, 0.0, 2.0, -3.0], [0.0, 2.0, 0.0, 4.0],
+                   [[0.5, 0.0, 0.0, 2.0, 0.0], [1.0, 2.0, -1.0, 0.0, 3.0]]):
+        x = chainrule.tensor(values, dtype=chainrule.float64, requires_grad=True)
+        assert gradcheck(lambda t: t.cumprod(-1), (x,))
+        assert gradgradcheck(lambda t: t.cumprod(-1), (x,))
+
+
+def test_cumprod_of_integers_and_0d():
+    check(lambda lib, a: a.cumprod(0), [nograd(np.array([3, -2, 4]))], grad=False)
+    check(lambda lib, a: a.cumprod(0), [np.array(2.5)])

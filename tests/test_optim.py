@@ -34,6 +34,9 @@ CASES = [
     ("Adagrad", dict()),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1)),
     ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-6, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("Adadelta", dict(rho=0.95, maximize=True)),
 ]
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CASES]
 
@@ -85,7 +88,7 @@ def test_matches_torch_step_by_step(name, kwargs):
         twin.assert_close(step)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
 def test_float32_params_stay_float32_and_match(name):
     values, grads = _data(seed=1, steps=10)
     twin = Twin([v.astype(np.float32) for v in values])
@@ -99,7 +102,7 @@ def test_float32_params_stay_float32_and_match(name):
         np.testing.assert_allclose(_np(a), _np(b), rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad", "Adadelta"])
 def test_param_groups_with_own_options_and_missing_grads(name):
     """Per-group options override defaults; a parameter whose grad is None is skipped."""
     values, grads = _data(seed=2)
@@ -243,6 +246,8 @@ def test_step_is_not_recorded_by_autograd():
     ("RMSprop", dict(alpha=-0.1), "Invalid alpha value: -0.1"),
     ("Adagrad", dict(lr_decay=-1), "Invalid lr_decay value: -1"),
     ("Adagrad", dict(initial_accumulator_value=-1), "Invalid initial_accumulator_value"),
+    ("Adadelta", dict(rho=1.5), "Invalid rho value: 1.5"),
+    ("Adadelta", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
 ])
 def test_bad_hyperparameters_raise_like_torch(name, kwargs, message):
     with pytest.raises(ValueError, match=message):

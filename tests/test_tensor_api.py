@@ -136,3 +136,24 @@ def test_misc_properties():
     assert chainrule.is_tensor(x) and not chainrule.is_tensor(1.0)
     assert x.type() == torch.ones(1).type()
     assert chainrule.arange(3).type() == torch.arange(3).type()
+
+
+def test_default_device_is_the_cpu_and_can_be_set():
+    for lib in (chainrule, torch):
+        assert str(lib.get_default_device()) == "cpu"
+        lib.set_default_device("cpu")
+        assert str(lib.get_default_device()) == "cpu" and str(lib.zeros(2).device) == "cpu"
+        lib.set_default_device(lib.device("cpu", 0))
+        assert str(lib.get_default_device()) == "cpu:0" and str(lib.ones(1).device) == "cpu"
+        lib.set_default_device(None)
+        assert str(lib.get_default_device()) == "cpu"
+        with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is available"):
+            lib.set_default_device(3)
+    # CPU-only PyTorch accepts "cuda" as the default and refuses the first tensor made there
+    chainrule.set_default_device("cuda")
+    try:
+        with pytest.raises(RuntimeError, match="default device 'cuda'"):
+            chainrule.zeros(2)
+    finally:
+        chainrule.set_default_device(None)
+    assert chainrule.zeros(2).device == chainrule.device("cpu")

@@ -17,7 +17,7 @@ from .histogram import histc, histogram
 from .index import (gather, index_select, masked_fill, masked_select, nonzero, scatter, scatter_add,
                     take)
 from .linalg import bmm, dot, einsum, matmul, mm, mv, outer
-from .reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, logsumexp, max, mean,
+from .reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, cumprod, cumsum, logsumexp, max, mean,
                      min, norm, prod, std, std_mean, sum, var, var_mean)
 from .compose import (addmm, baddbmm, diff, fmod, index_add, index_add_, index_fill, index_fill_, meshgrid,
                       nansum, repeat_interleave, scatter_, scatter_add_, tile)
@@ -48,7 +48,7 @@ _METHODS = [
     "rsqrt", "sigmoid", "sign", "sin", "sqrt", "square", "sub", "subtract", "tan", "tanh", "trunc",
     "gather", "index_select", "masked_fill", "masked_select", "nonzero", "scatter", "scatter_add", "take",
     "matmul", "mm", "bmm", "dot", "mv", "outer",
-    "all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "cumsum", "logsumexp", "max", "mean",
+    "all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "cumprod", "cumsum", "logsumexp", "max", "mean",
     "min", "norm", "prod", "std", "sum", "var",
     "broadcast_to", "chunk", "expand", "flatten", "flip", "narrow", "permute", "repeat", "reshape", "roll",
     "select", "split", "squeeze", "swapaxes", "t", "transpose", "tril", "triu", "unbind", "unflatten",

@@ -307,6 +307,53 @@ def cumsum(x, dim, *, dtype=None):
     return record(out, "CumsumBackward0", (x,), lambda g: (g.flip(d).cumsum(d).flip(d) if g.ndim else g,))
 
 
+def cumprod(x, dim, *, dtype=None):
+    A = x._array if dtype is None else x._array.astype(dtypes.to_dtype(dtype).np)
+    d = normalize_dims(dim, A.ndim)
+    d = d[0] if d else 0
+    if A.dtype.kind in "biu":
+        A = A.astype(np.int64)
+    out = np.cumprod(A, axis=d) if A.ndim else A.copy()
+
+    def backward(g, out):
+        if not g.ndim:
+            return (g,)
+        return (_cumprod_grad(x.to(g.dtype), out.to(g.dtype), g, d),)
+    return record(out, "CumprodBackward0", (x,), backward, saved=(x,), save_output=True)
+
+
+def _cumprod_grad(x, y, g, d, past_the_zero=True):
+    """dL/dx of ``y = x.cumprod(d)``, written in Tensor ops so that it can be differentiated again.
+
+    dL/dx_k = sum_{i>=k} g_i * prod_{j<=i, j!=k} x_j. Where x_k is not zero that is (the reversed running sum
+    of g * y)_k / x_k. Along a line with a zero that formula holds before its first zero z; at z the gradient
+    is prod_{j<z} x_j * sum_{i>=z} g_i * prod_{z<j<=i} x_j; past z every product holds x_z, so the gradient
+    is x_z times the same gradient taken with x_z set to 1: zero, with the right derivative in x_z (the
+    second derivative PyTorch also gets right). ``past_the_zero=False`` leaves that term at 0: past a second
+    zero both the gradient and its derivative are 0.
+    """
+    def reversed_cumsum(t):
+        return t.flip(d).cumsum(d).flip(d)
+
+    is_zero = x == 0
+    if not bool(is_zero._array.any()):
+        return reversed_cumsum(g * y) / x
+    zeros_so_far = is_zero.long().cumsum(d)
+    before = zeros_so_far == 0
+    first = (zeros_so_far == 1) & is_zero
+    one, zero = x.new_ones(()), x.new_zeros(())
+    plain = reversed_cumsum(g * y) / where(before, x, one)
+    product_before = where(before, x, one).cumprod(d)                      # prod_{j<z} x_j, read at z
+    products_after = where(before | first, one, x).cumprod(d)              # prod_{z<j<=i} x_j
+    at_first = product_before * reversed_cumsum(g * products_after)
+    past = zero
+    if past_the_zero:
+        without_it = where(first, one, x)
+        x_at_zero = where(first, x, zero).sum(d, keepdim=True)
+        past = x_at_zero * _cumprod_grad(without_it, without_it.cumprod(d), g, d, past_the_zero=False)
+    return where(before, plain, where(first, at_first, past))
+
+
 @numpy_argument_names
 def all(x, dim=None, keepdim=False):
     return _make(np.all(x._array, axis=normalize_dims(dim, x.ndim) if dim is not None else None, keepdims=keepdim))
