@@ -135,3 +135,72 @@ def test_mismatched_inputs_raise_pytorchs_errors():
 def test_module_paths_are_pytorchs():
     from chainrule.nn.modules.transformer import Transformer, TransformerEncoderLayer
     assert Transformer is chainrule.nn.Transformer and TransformerEncoderLayer is chainrule.nn.TransformerEncoderLayer
+
+
+def _eval_outputs(ours, theirs, x, tx, padding, mask=None, grad=False):
+    """Both stacks' outputs in eval mode (under no_grad unless ``grad``) for one padding mask."""
+    ours.eval()
+    theirs.eval()
+    kw = dict(mask=None if mask is None else chainrule.tensor(mask))
+    tkw = dict(mask=None if mask is None else torch.tensor(mask))
+    with chainrule.set_grad_enabled(grad), torch.set_grad_enabled(grad):
+        out = ours(x, src_key_padding_mask=chainrule.tensor(padding), **kw)
+        tout = theirs(tx, src_key_padding_mask=torch.tensor(padding), **tkw)
+    return out.detach().numpy(), tout.detach().numpy()
+
+
+@pytest.mark.parametrize("padding_kind", ["bool", "float"])
+def test_encoder_in_eval_mode_zeroes_padded_positions_as_pytorchs_fast_path_does(padding_kind):
+    def make(lib):
+        layer = lib.nn.TransformerEncoderLayer(E, H, dim_feedforward=16, dropout=0.1, batch_first=True)
+        return lib.nn.TransformerEncoder(layer, num_layers=2, norm=lib.nn.LayerNorm(E))
+    ours, theirs = _pair(make)
+    with torch.no_grad():   # a norm whose bias is not zero, so "zero before the norm" shows
+        theirs.norm.bias.uniform_(-1, 1)
+    ours.norm.bias.data = chainrule.tensor(theirs.norm.bias.detach().numpy())
+    assert ours.use_nested_tensor and theirs.use_nested_tensor
+    (x,), (tx,) = _inputs((3, S, E))
+    left_aligned = np.zeros((3, S), bool)
+    left_aligned[1, 3:] = True
+    left_aligned[2, :] = True                           # a row with no real position at all
+    if padding_kind == "float":
+        left_aligned = np.where(left_aligned, -np.inf, 0.0)
+    ours_out, theirs_out = _eval_outputs(ours, theirs, x, tx, left_aligned)
+    np.testing.assert_allclose(ours_out, theirs_out, rtol=1e-9, atol=1e-10)
+    padded = left_aligned != 0
+    assert np.allclose(theirs_out[padded], theirs.norm(torch.zeros(E, dtype=torch.float64)).detach().numpy())
+
+    # Where PyTorch does not take the fast path, the padded positions are computed as in training mode:
+    # a padding mask that is not left aligned, an attention mask beside it, gradients on, the switch off.
+    not_left_aligned = np.zeros((3, S), bool)
+    not_left_aligned[1, 0] = True
+    causal = np.triu(np.ones((S, S), bool), 1)
+    for padding, mask, grad in [(not_left_aligned, None, False), (padded, causal, False), (padded, None, True)]:
+        ours_out, theirs_out = _eval_outputs(ours, theirs, x, tx, padding, mask, grad)
+        keep = ~padding.all(1)   # a row with every key padded gives NaN or 0 depending on the kernel
+        np.testing.assert_allclose(ours_out[keep], theirs_out[keep], rtol=1e-9, atol=1e-10)
+        assert not np.allclose(theirs_out[padding & keep[:, None]], 0)
+    torch.backends.mha.set_fastpath_enabled(False)
+    chainrule.backends.mha.set_fastpath_enabled(False)
+    try:
+        ours_out, theirs_out = _eval_outputs(ours, theirs, x, tx, padded)
+        np.testing.assert_allclose(ours_out[:2], theirs_out[:2], rtol=1e-9, atol=1e-10)
+        assert not np.allclose(theirs_out[1, 3:], theirs_out[2, 0])
+    finally:
+        torch.backends.mha.set_fastpath_enabled(True)
+        chainrule.backends.mha.set_fastpath_enabled(True)
+
+
+@pytest.mark.parametrize("make_layer,reason", [
+    (lambda lib: lib.nn.TransformerEncoderLayer(E, H, batch_first=False), "batch_first was not True"),
+    (lambda lib: lib.nn.TransformerEncoderLayer(E, H, batch_first=True, norm_first=True), "norm_first was True"),
+    (lambda lib: lib.nn.TransformerEncoderLayer(E, H, batch_first=True, activation=lib.tanh),
+     "activation_relu_or_gelu was not True"),
+    (lambda lib: lib.nn.TransformerEncoderLayer(E, 1, batch_first=True), "num_heads is odd"),
+])
+def test_encoder_says_why_it_cannot_take_the_fast_path_as_pytorch_does(make_layer, reason):
+    for lib in (chainrule, torch):
+        with pytest.warns(UserWarning, match=reason):
+            stack = lib.nn.TransformerEncoder(make_layer(lib), num_layers=1)
+        assert stack.use_nested_tensor is False
+        assert lib.nn.TransformerEncoder(make_layer(lib), 1, enable_nested_tensor=False).use_nested_tensor is False

@@ -5,9 +5,9 @@ those report that they are unavailable, and their precision switches (TF32, redu
 cuDNN autotuning) are kept as set but change nothing, exactly as in a CPU-only PyTorch, where they only
 concern the GPU.
 """
-from . import cpu, cuda, cudnn, mps  # noqa: F401
+from . import cpu, cuda, cudnn, mha, mps  # noqa: F401
 
-__all__ = ["cpu", "cuda", "cudnn", "mps"]
+__all__ = ["cpu", "cuda", "cudnn", "mha", "mps"]
 
 from .._pytorch_api import module_getattr as _module_getattr  # noqa: E402
 

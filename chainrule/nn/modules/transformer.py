@@ -9,12 +9,16 @@ taken as PyTorch takes them: boolean (True = may NOT attend) or float (added to 
 ``generate_square_subsequent_mask`` gives the float causal mask.
 """
 import copy
+import warnings
 
-from ... import creation
+from ... import creation, dtypes
+from ...amp.autocast_mode import is_autocast_enabled
+from ...autograd import is_grad_enabled
+from ...backends import mha
 from ...ops.shape import triu
 from .. import functional as F
 from .. import init
-from .activation import MultiheadAttention
+from .activation import GELU, MultiheadAttention, ReLU
 from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear
@@ -68,6 +72,13 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.activation = _activation(activation)
+        # PyTorch's name for "its fused kernels know this activation" (1 relu, 2 gelu): a fast-path condition
+        if self.activation is F.relu or isinstance(self.activation, ReLU):
+            self.activation_relu_or_gelu = 1
+        elif self.activation is F.gelu or isinstance(self.activation, GELU):
+            self.activation_relu_or_gelu = 2
+        else:
+            self.activation_relu_or_gelu = 0
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
@@ -132,25 +143,85 @@ class TransformerDecoderLayer(Module):
 
 
 class TransformerEncoder(Module):
-    """``num_layers`` deep copies of ``encoder_layer``, then ``norm`` if given."""
+    """``num_layers`` deep copies of ``encoder_layer``, then ``norm`` if given.
+
+    PyTorch has an inference fast path here (``use_nested_tensor``): in eval mode, without gradients, given a
+    ``src_key_padding_mask`` whose padding is all at the end of each row, it computes only the real positions
+    and returns zeros at the padded ones (before ``norm``). Its other outputs are those of the plain
+    computation, which is what chainrule does throughout; the zeros are what a program can see, so they are
+    reproduced under the same conditions.
+    """
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
         super().__init__()
         self.layers = _clones(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
-        self.enable_nested_tensor = enable_nested_tensor   # PyTorch's GPU fast path; computed the plain way here
+        self.enable_nested_tensor = enable_nested_tensor
+        self.use_nested_tensor = enable_nested_tensor
         self.mask_check = mask_check
+        why_not = _why_no_nested_tensor(encoder_layer)
+        if enable_nested_tensor and why_not:
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}",
+                          stacklevel=2)
+            self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         batch_first = self.layers[0].self_attn.batch_first if len(self.layers) else False
         seq_len = src.shape[1 if batch_first and src.ndim == 3 else 0]
         if is_causal is None:
             is_causal = _is_causal_mask(mask, seq_len)
+        padded = self._padded_positions_of_the_fast_path(src, mask, src_key_padding_mask)
         output = src
         for layer in self.layers:
             output = layer(output, src_mask=mask, is_causal=is_causal, src_key_padding_mask=src_key_padding_mask)
+        if padded is not None:
+            output = output.masked_fill(padded.unsqueeze(-1), 0.0)
         return self.norm(output) if self.norm is not None else output
+
+    def _padded_positions_of_the_fast_path(self, src, mask, src_key_padding_mask):
+        """The (N, S) positions PyTorch's fast path leaves at zero, or None where it would not be taken (its
+        conditions, in its order)."""
+        if not (mha.get_fastpath_enabled() and getattr(self, "use_nested_tensor", False) and len(self.layers)):
+            return None
+        first = self.layers[0]
+        if first.training or src.ndim != 3 or src_key_padding_mask is None or mask is not None:
+            return None
+        # PyTorch reads a float mask's non-zero entries as padding (after making a bool mask a float one)
+        padded = src_key_padding_mask if src_key_padding_mask.dtype == dtypes.bool else src_key_padding_mask != 0
+        if self.mask_check and bool((padded[:, :-1] & ~padded[:, 1:]).any()):
+            return None   # a real position after a padded one: not "left aligned"
+        if is_autocast_enabled():
+            return None
+        weights = (first.self_attn.in_proj_weight, first.self_attn.in_proj_bias, first.self_attn.out_proj.weight,
+                   first.self_attn.out_proj.bias, first.norm1.weight, first.norm1.bias, first.norm2.weight,
+                   first.norm2.bias, first.linear1.weight, first.linear1.bias, first.linear2.weight,
+                   first.linear2.bias)
+        if is_grad_enabled() and any(t is not None and t.requires_grad for t in (src,) + weights):
+            return None
+        return padded
+
+
+def _why_no_nested_tensor(layer):
+    """PyTorch's reason (its wording) why ``layer`` rules out the fast path, or "" if it does not."""
+    name = "encoder_layer"
+    if not isinstance(layer, TransformerEncoderLayer):
+        return f"{name} was not TransformerEncoderLayer"
+    if layer.norm_first:
+        return f"{name}.norm_first was True"
+    if not layer.self_attn.batch_first:
+        return f"{name}.self_attn.batch_first was not True(use batch_first for better inference performance)"
+    if not layer.self_attn._qkv_same_embed_dim:
+        return f"{name}.self_attn._qkv_same_embed_dim was not True"
+    if layer.self_attn.in_proj_bias is None:
+        return f"{name}.self_attn was passed bias=False"
+    if not layer.activation_relu_or_gelu:
+        return f"{name}.activation_relu_or_gelu was not True"
+    if layer.norm1.eps != layer.norm2.eps:
+        return f"{name}.norm1.eps was not equal to {name}.norm2.eps"
+    if layer.self_attn.num_heads % 2 == 1:
+        return f"{name}.self_attn.num_heads is odd"
+    return ""
 
 
 class TransformerDecoder(Module):
