@@ -13,6 +13,7 @@ import numpy as np
 from ..autograd import grad_mode
 from ..autograd.engine import record
 from ..compiler import is_compiling
+from ..ops._common import c_order
 from ..ops.index import index_put_into_zeros
 from ..ops.linalg import matmul_tn
 from ..tensor import Tensor, _make
@@ -205,7 +206,7 @@ def one_hot(tensor, num_classes=-1):
     elif A.size and A.max() >= num_classes:
         raise RuntimeError(f"Class values must be smaller than num_classes (got class {int(A.max())} with "
                            f"num_classes={num_classes}).")
-    return _make((A[..., None] == np.arange(num_classes)).astype(np.int64))
+    return _make((A[..., None] == np.arange(num_classes)).astype(np.int64, order="C"))
 
 
 # ----- normalisation ------------------------------------------------------------------------------
@@ -225,7 +226,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
-    X = input._array
+    X = c_order(input._array)   # as PyTorch's kernel takes it: so the result is contiguous, as PyTorch's is
     if k == 0 or X.shape[X.ndim - k:] != normalized_shape or X.ndim < k:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(X.shape)}")
@@ -392,7 +393,7 @@ def _constant_pad(input, pairs, value):
     if any(s < 0 for s in cropped.shape) or any(c.start > c.stop for c in crop):
         raise RuntimeError(f"The input size {list(A.shape)} cropped by the padding {pairs} would be negative")
     widths = [(max(pairs.get(d, (0, 0))[0], 0), max(pairs.get(d, (0, 0))[1], 0)) for d in range(A.ndim)]
-    out = np.pad(cropped, widths, mode="constant", constant_values=value)
+    out = c_order(np.pad(cropped, widths, mode="constant", constant_values=value))
     negated = {d: (-lo, -hi) for d, (lo, hi) in pairs.items()}
     return record(out, "ConstantPadNdBackward0", (input,), lambda g: (_constant_pad(g, negated, 0.0),))
 

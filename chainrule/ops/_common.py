@@ -91,6 +91,13 @@ def operands(a, b):
     return operands(to_tensor(a), b)
 
 
+def c_order(A):
+    """``A`` laid out row-major (copied only if it is not). NumPy hands back some results in the layout of
+    their input (a transposed input gives a transposed result); PyTorch's results of ops that are not
+    elementwise (softmax, cat, advanced indexing, ...) are contiguous, and ``view`` depends on the layout."""
+    return A if A.flags.c_contiguous else np.ascontiguousarray(A)   # (a 0-d array is always contiguous)
+
+
 def float_array(t):
     """``t``'s array, cast to the default float dtype if it is integer or bool (``exp(int)`` is float)."""
     A = t._array

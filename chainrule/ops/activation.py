@@ -7,7 +7,7 @@ import math
 
 from .._backend import xp as np
 
-from ._common import float_array, record
+from ._common import c_order, float_array, record
 from .elementwise import erf, exp, sigmoid, tanh, where
 
 
@@ -27,7 +27,7 @@ def softmax(x, dim=None, dtype=None):
         out = np.ones_like(A)
     else:
         e = np.exp(A - A.max(axis=dim, keepdims=True))
-        out = e / e.sum(axis=dim, keepdims=True)
+        out = c_order(e / e.sum(axis=dim, keepdims=True))
     return record(out, "SoftmaxBackward0", (x,),
                   lambda g, y: (y * (g - (g * y).sum(dim, keepdim=True)),), save_output=True)
 
@@ -42,7 +42,7 @@ def log_softmax(x, dim=None, dtype=None):
         out = np.zeros_like(A)
     else:
         shifted = A - A.max(axis=dim, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        out = c_order(shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True)))
     return record(out, "LogSoftmaxBackward0", (x,),
                   lambda g, y: (g - exp(y) * g.sum(dim, keepdim=True),), save_output=True)
 

@@ -6,7 +6,7 @@ a repeated index accumulates. That scatter is itself an op whose backward is ind
 """
 from .._backend import xp as np
 
-from ._common import Tensor, _make, record, to_tensor
+from ._common import Tensor, _make, c_order, record, to_tensor
 from .elementwise import where
 
 
@@ -46,7 +46,7 @@ def getitem(x, idx):
     index, advanced = normalize_index(idx)
     A = x._array
     try:
-        out = A[index]
+        out = c_order(A[index]) if advanced else A[index]
     except IndexError as exc:
         raise IndexError(str(exc).replace("axis", "dimension")) from None
     shape = A.shape
@@ -135,6 +135,7 @@ def index_select(x, dim, index):
 
 
 def masked_fill(x, mask, value):
+    x = x.contiguous()   # PyTorch fills a contiguous copy: the result is contiguous whatever x's layout
     return where(mask, value, x).to(x.dtype) if not isinstance(value, Tensor) else where(mask, value, x)
 
 

@@ -6,7 +6,7 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd import engine, grad_mode
-from ._common import Tensor, _make, normalize_dims, numpy_argument_names, record, requires
+from ._common import Tensor, _make, c_order, normalize_dims, numpy_argument_names, record, requires
 from .elementwise import exp, sqrt, where
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
@@ -302,7 +302,7 @@ def cumsum(x, dim, *, dtype=None):
     d = d[0] if d else 0
     if A.dtype.kind in "biu":
         A = A.astype(np.int64)
-    out = np.cumsum(A, axis=d) if A.ndim else A.copy()
+    out = c_order(np.cumsum(A, axis=d)) if A.ndim else A.copy()
     # The gradient of a running sum is the running sum of the gradient taken from the end.
     return record(out, "CumsumBackward0", (x,), lambda g: (g.flip(d).cumsum(d).flip(d) if g.ndim else g,))
 
@@ -313,7 +313,7 @@ def cumprod(x, dim, *, dtype=None):
     d = d[0] if d else 0
     if A.dtype.kind in "biu":
         A = A.astype(np.int64)
-    out = np.cumprod(A, axis=d) if A.ndim else A.copy()
+    out = c_order(np.cumprod(A, axis=d)) if A.ndim else A.copy()
 
     def backward(g, out):
         if not g.ndim:

@@ -7,7 +7,7 @@ by any backward rule that saved the other.
 from .._backend import xp as np
 
 from ..tensor import _check_dim
-from ._common import _make, _promote_arrays, record, to_tensor
+from ._common import _make, _promote_arrays, c_order, record, to_tensor
 
 
 def _as_view(x, out):
@@ -36,14 +36,46 @@ def reshape(x, *shape):
     return _as_view(x, record(out, "ViewBackward0", (x,), lambda g: (g.reshape(in_shape),)))
 
 
-view = reshape
+def view(x, *shape):
+    """``reshape`` that refuses, as PyTorch's ``view`` does, when the result cannot share the input's memory:
+    when a new dim would have to span dims that are not laid out one after the other (after a transpose)."""
+    out = reshape(x, *shape)
+    A = x._array
+    if A.size and not _strides_allow_view(A.shape, [s // A.itemsize for s in A.strides], out._array.shape):
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
+                           "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return out
+
+
+def _strides_allow_view(shape, strides, new_shape):
+    """Can ``new_shape`` be given strides over the memory of an array of ``shape`` and ``strides`` (in
+    elements)? PyTorch's rule (which it took from NumPy): group the dims into runs that are contiguous with one
+    another (each dim's stride is the next one's size times its stride; dims of size 1 are free), then each
+    run must be exactly a product of consecutive new dims. A new dim may not straddle two runs."""
+    runs = []   # [number of elements, stride of the innermost dim] per run
+    for n, stride in zip(shape, strides):
+        if n == 1:
+            continue
+        if runs and runs[-1][1] == n * stride:
+            runs[-1] = [runs[-1][0] * n, stride]
+        else:
+            runs.append([n, stride])
+    sizes = iter(n for n in new_shape if n != 1)
+    for elements, _ in runs:
+        covered = 1
+        while covered < elements:
+            covered *= next(sizes, elements + 1)   # past the last new dim: cannot cover the run
+        if covered != elements:
+            return False
+    return next(sizes, None) is None
 
 
 def view_as(x, other):
+    return view(x, other.shape)
+
+
+def reshape_as(x, other):
     return reshape(x, other.shape)
-
-
-reshape_as = view_as
 
 
 def flatten(x, start_dim=0, end_dim=-1):
@@ -185,7 +217,7 @@ def flip(x, dims):
 
 
 def roll(x, shifts, dims=None):
-    out = np.roll(x._array, shifts, dims)
+    out = c_order(np.roll(x._array, shifts, dims))
     back = tuple(-s for s in shifts) if isinstance(shifts, (tuple, list)) else -shifts
     return record(out, "RollBackward0", (x,), lambda g: (g.roll(back, dims),))
 
@@ -222,7 +254,7 @@ def cat(tensors, dim=0):
             if k != d and a.shape[k] != ref.shape[k]:
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size "
                                    f"{ref.shape[k]} but got size {a.shape[k]} for tensor number {i} in the list.")
-    out = np.concatenate([arrays[i] for i in keep], axis=d)
+    out = c_order(np.concatenate([arrays[i] for i in keep], axis=d))
     sizes = [arrays[i].shape[d] for i in keep]
     inputs = tuple(tensors[i] for i in keep)
 
