@@ -9,7 +9,7 @@ A NumPy-backed Tensor with reverse-mode automatic differentiation and PyTorch's 
     y.backward()
     x.grad          # tensor(3.)
 """
-from . import autograd, cuda, dtypes, ops
+from . import autograd, cpu, cuda, dtypes, ops
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
                        LongTensor, ShortTensor)
@@ -81,7 +81,8 @@ _bind_random_methods()
 from . import distributed  # noqa: E402  (before nn: nn.parallel builds on it; MPI starts only in init_process_group)
 from . import datasets, nn, optim, utils  # noqa: E402
 from . import amp, backends, functional  # noqa: E402  (torch.amp, torch.backends, torch.functional)
-from .amp import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
+from .amp.autocast_mode import (autocast, get_autocast_cpu_dtype, get_autocast_dtype,  # noqa: E402
+                                 is_autocast_cpu_enabled, is_autocast_enabled)
 from .serialization import load, save  # noqa: E402
 from . import compiler  # noqa: E402
 from .compile import CaptureError, compile  # noqa: E402

@@ -1,23 +1,18 @@
 """``autocast``: mixed-precision regions (``torch.autocast`` / ``torch.amp.autocast``).
 
-What chainrule has: the scaffolding that training scripts carry. ``autocast("cuda", ...)`` is disabled with
-PyTorch's warning (there is no CUDA, as in CPU-only PyTorch), and ``enabled=False`` makes a region that
-changes nothing, both as a context manager and as a decorator. What it does not have yet: autocasting on
-the CPU. An enabled ``autocast("cpu")`` raises NotImplementedError when entered instead of silently
-computing in float32 where PyTorch would compute in bfloat16.
+On the CPU an enabled region runs PyTorch's lower-precision ops (matrix products, linear, convolutions,
+attention) in bfloat16 (or float16) and its float32 ops (the losses...) in float32; which op does what is
+``chainrule.ops._autocast``. ``autocast("cuda", ...)`` is disabled with PyTorch's warning (there is no CUDA, as
+in CPU-only PyTorch). Both work as context managers and as decorators, nest, and restore what they found.
 """
 import functools
-import threading
 import warnings
 
 from .. import dtypes
+from ..ops import _autocast
 
 _DEFAULT_DTYPES = {"cpu": "bfloat16", "cuda": "float16"}
-_state = threading.local()   # device_type -> (enabled, dtype), per thread as in PyTorch
-
-
-def _current(device_type):
-    return getattr(_state, "modes", {}).get(device_type, (False, None))
+_CPU_DTYPES = ("bfloat16", "float16")
 
 
 def is_autocast_available(device_type):
@@ -25,12 +20,21 @@ def is_autocast_available(device_type):
 
 
 def is_autocast_enabled(device_type=None):
-    return _current("cuda" if device_type is None else device_type)[0]
+    """Is an autocast region for ``device_type`` on? With no argument PyTorch asks about "cuda"."""
+    return _autocast.region("cuda" if device_type is None else device_type)[0]
 
 
 def get_autocast_dtype(device_type):
-    dtype = _current(device_type)[1]
+    dtype = _autocast.region(device_type)[1]
     return dtype if dtype is not None else getattr(dtypes, _DEFAULT_DTYPES[device_type])
+
+
+def is_autocast_cpu_enabled():
+    return is_autocast_enabled("cpu")
+
+
+def get_autocast_cpu_dtype():
+    return get_autocast_dtype("cpu")
 
 
 class autocast:
@@ -44,26 +48,20 @@ class autocast:
         if enabled and device_type == "cuda":
             warnings.warn("User provided device_type of 'cuda', but CUDA is not available. Disabling")
             enabled = False
+        if enabled and device_type == "cpu" and self.fast_dtype.name not in _CPU_DTYPES:
+            warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling autocast.\n"
+                          "CPU Autocast only supports dtypes of torch.bfloat16, torch.float16 currently.")
+            enabled = False
+        if enabled:
+            self.fast_dtype.np   # bfloat16 needs ml_dtypes: say so now, not at the first matmul
         self._enabled = enabled
 
     def __enter__(self):
-        if self._enabled:
-            raise NotImplementedError("chainrule does not implement autocast on the CPU yet "
-                                      f"(torch.autocast('cpu', dtype={self.fast_dtype})); run the region "
-                                      "without it, or with enabled=False")
-        modes = getattr(_state, "modes", None)
-        if modes is None:
-            modes = _state.modes = {}
-        self._saved = modes.get(self.device)
-        modes[self.device] = (False, self.fast_dtype)
+        self._saved = _autocast.set_region(self.device, self._enabled, self.fast_dtype)
         return self
 
     def __exit__(self, *exc):
-        modes = _state.modes
-        if self._saved is None:
-            modes.pop(self.device, None)
-        else:
-            modes[self.device] = self._saved
+        _autocast.set_region(self.device, *self._saved)
         return False
 
     def __call__(self, func):

@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from .. import dtypes
+from ..ops._autocast import autocast_to_lower_precision
 from ..ops.activation import softmax
 from ..ops.elementwise import where
 from ..ops.shape import cat
@@ -43,11 +45,12 @@ def _float_mask(mask, dtype, masked_value_is_true, name):
     if M.dtype == bool:
         blocked = M if masked_value_is_true else ~M
         return _make(np.where(blocked, -np.inf, 0.0).astype(dtype))
-    if M.dtype.kind != "f":
+    if not dtypes.is_float_np(M.dtype):
         raise RuntimeError(f"{name}: only bool and floating types of masks are supported, got {mask.dtype}")
     return mask
 
 
+@autocast_to_lower_precision
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(Q Kᵀ · scale + mask) V over (..., L, E) queries, (..., S, E) keys, (..., S, Ev) values.

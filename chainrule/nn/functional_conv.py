@@ -31,6 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd.engine import record
+from ..ops._autocast import autocast_to_lower_precision
 from ..tensor import Tensor
 
 
@@ -445,11 +446,13 @@ def _check_tensor(t, name, op):
         raise RuntimeError(f"{op}: expected a floating-point {name}, got {t.dtype}")
 
 
+@autocast_to_lower_precision
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution (cross-correlation) of (N, C_in, L) with weight (C_out, C_in/groups, k)."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
+@autocast_to_lower_precision
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) of (N, C_in, H, W) with weight (C_out, C_in/groups, kh, kw).
 
@@ -506,12 +509,14 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     return out
 
 
+@autocast_to_lower_precision
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-D transposed convolution of (N, C_in, L) with weight (C_in, C_out/groups, k)."""
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
                            "conv_transpose1d")
 
 
+@autocast_to_lower_precision
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-D transposed convolution ("deconvolution") of (N, C_in, H, W) with weight (C_in, C_out/groups, kh, kw).
 

@@ -13,7 +13,8 @@ import numpy as np
 from ..autograd import grad_mode
 from ..autograd.engine import record
 from ..compiler import is_compiling
-from ..ops._common import c_order
+from ..ops._common import c_order, half_in_float32
+from ..ops._autocast import autocast_to_float32, autocast_to_lower_precision
 from ..ops.index import index_put_into_zeros
 from ..ops.linalg import matmul_tn
 from ..tensor import Tensor, _make
@@ -25,6 +26,7 @@ def _check_tensor(x, name, fn):
 
 
 # ----- linear -------------------------------------------------------------------------------------
+@autocast_to_lower_precision
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``: input (*, in_features), weight (out_features, in_features).
 
@@ -78,6 +80,7 @@ def linear(input, weight, bias=None):
     return record(out, "AddmmBackward0", (input, weight, bias), backward, saved=saved)
 
 
+@half_in_float32
 def bilinear(input1, input2, weight, bias=None):
     """``y_k = x1ᵀ W_k x2 + b_k``: input1 (*, in1), input2 (*, in2), weight (out, in1, in2)."""
     if input1.shape[:-1] != input2.shape[:-1]:
@@ -210,6 +213,7 @@ def one_hot(tensor, num_classes=-1):
 
 
 # ----- normalisation ------------------------------------------------------------------------------
+@half_in_float32
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` dims to mean 0, variance 1 (biased), then scale and shift.
 
@@ -267,6 +271,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                   saved=tuple(t for t in (input, weight) if t is not None))
 
 
+@half_in_float32
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """Normalise each channel (dim 1) over the batch and any trailing dims; input (N, C, *).
@@ -314,6 +319,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
+@half_in_float32
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise over groups of channels (and all spatial dims) per sample; input (N, C, *)."""
     N, C = input.shape[0], input.shape[1]
@@ -372,7 +378,7 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"pad(): unknown padding mode {mode!r}; expected 'constant', 'reflect', "
                                   f"'replicate' or 'circular'")
     # Each padded dim is an index gather (so the gradient scatter-adds back, via indexing's backward).
-    out = input
+    out = input if mode == "circular" else _as_autocast_float32_op(input)
     for d, (lo, hi) in pairs.items():
         n = input.shape[d]
         if mode == "reflect" and (lo >= n or hi >= n):
@@ -382,6 +388,13 @@ def pad(input, pad, mode="constant", value=None):
         idx = idx[max(-lo, 0): len(idx) - max(-hi, 0)]
         out = out[(slice(None),) * d + (_make(idx),)]
     return out
+
+
+@autocast_to_float32
+def _as_autocast_float32_op(input):
+    """``input``, in float32 inside an autocast region: PyTorch lists reflection and replication padding among
+    its float32 ops."""
+    return input
 
 
 def _constant_pad(input, pairs, value):

@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+from .. import dtypes
+from ..ops._autocast import autocast_to_float32
 from ..autograd import grad_mode
 from ..autograd.engine import record
 from ..ops._common import broadcast_error
@@ -70,6 +72,7 @@ def _as_tensor(x, name, fn):
 
 
 # ----- regression losses --------------------------------------------------------------------------
+@autocast_to_float32
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error: ``(input - target)²``, reduced."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -102,6 +105,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
                   saved=(input, target))
 
 
+@autocast_to_float32
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error: ``|input - target|``, reduced (the gradient at 0 is 0, as PyTorch)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -113,6 +117,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return _reduce(loss, reduction)
 
 
+@autocast_to_float32
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """Quadratic ``0.5·d²`` for ``|d| < delta``, linear ``delta·(|d| - 0.5·delta)`` beyond: robust to outliers."""
     _check_reduction(reduction)
@@ -127,6 +132,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _reduce(loss, reduction)
 
 
+@autocast_to_float32
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """``0.5·d²/beta`` for ``|d| < beta``, ``|d| - 0.5·beta`` beyond (Huber divided by beta); beta=0 is L1."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -143,6 +149,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 # ----- binary classification ----------------------------------------------------------------------
+@autocast_to_float32
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """``-(t·log(x) + (1-t)·log(1-x))`` for probabilities ``x``; each log is clamped to >= -100, as PyTorch.
 
@@ -175,6 +182,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
+@autocast_to_float32
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """BCE on logits, computed stably: ``(1-t)·x - lw·logsigmoid(x)`` with ``lw = 1 + (pos_weight-1)·t``.
@@ -277,6 +285,7 @@ def _finish(loss_el, targets, reduction):
         return np.asarray(loss_el.sum() / denom), denom
 
 
+@autocast_to_float32
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of the target class: ``-weight[t]·input[n, t]``, for log-probability inputs.
 
@@ -295,6 +304,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
                   lambda g: (_reduced_grad(g, tg, reduction, denom) * coef,))
 
 
+@autocast_to_float32
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """Cross-entropy between logits ``input`` and a target of class indices or class probabilities.
@@ -310,7 +320,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     _as_tensor(target, "target", "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if target._array.dtype.kind == "f":
+    if dtypes.is_float_np(target._array.dtype):
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     return _cross_entropy_indices(input, target, weight, ignore_index, reduction, label_smoothing)
 
@@ -322,7 +332,7 @@ def _cross_entropy_indices(input, target, weight, ignore_index, reduction, eps):
                                                 B_n = (1-ε)·w_t·onehot + (ε/C)·valid·w
     """
     X = input._array
-    if X.dtype.kind != "f":
+    if not dtypes.is_float_np(X.dtype):
         raise RuntimeError(f"cross_entropy(): expected a floating-point input (logits), got {input.dtype}")
     T = target._array
     if (X.ndim == 2 and weight is None and eps == 0 and reduction == "mean" and T.shape == X.shape[:1]
@@ -414,6 +424,7 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
     return -prod.sum() / (input.numel() / C)
 
 
+@autocast_to_float32
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL(target ‖ p) for log-probabilities ``input``: ``target·(log target - input)``, 0 where target = 0."""
     reduction = _legacy_reduction(size_average, reduce, reduction)

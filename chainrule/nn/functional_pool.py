@@ -15,6 +15,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import dtypes
+from ..ops._autocast import autocast_runs_as_is
 from ..tensor import Tensor, _make
 from .functional_conv import _ntuple, _prod, im2col, pad
 
@@ -67,7 +69,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     spatial = A.shape[2:]
     out, extra = _pool_geometry(spatial, kernel, stride, padding, dilation, ceil_mode, op)
     # Pad with -inf so padding never wins; find each window's argmax on a strided view.
-    fill = -np.inf if A.dtype.kind == "f" else np.iinfo(A.dtype).min
+    fill = -np.inf if dtypes.is_float_np(A.dtype) else np.iinfo(A.dtype).min
     padded = np.full((N, C) + tuple(n + 2 * p + e for n, p, e in zip(spatial, padding, extra)), fill, A.dtype)
     padded[(slice(None), slice(None)) + tuple(slice(p, p + n) for p, n in zip(padding, spatial))] = A
     st = padded.strides
@@ -177,7 +179,7 @@ def _adaptive_avg_pool(input, output_size, nd, op):
     if any(s <= 0 for s in sizes):
         raise RuntimeError(f"{op}: output_size must be positive, got {sizes}")
     dtype = input._array.dtype
-    if dtype.kind != "f":
+    if not dtypes.is_float_np(dtype):
         raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
     out = input
     if nd == 2:   # average the rows: (oh, H) @ (..., H, W)
@@ -185,11 +187,13 @@ def _adaptive_avg_pool(input, output_size, nd, op):
     return out @ _averaging_matrix(spatial[-1], sizes[-1], dtype).mT   # then the columns
 
 
+@autocast_runs_as_is
 def adaptive_avg_pool1d(input, output_size):
     """Average (N, C, L) down (or up) to exactly ``output_size`` positions."""
     return _adaptive_avg_pool(input, output_size, 1, "adaptive_avg_pool1d")
 
 
+@autocast_runs_as_is
 def adaptive_avg_pool2d(input, output_size):
     """Average (N, C, H, W) into exactly ``output_size`` (an int, a pair, None keeps that dim) bins."""
     return _adaptive_avg_pool(input, output_size, 2, "adaptive_avg_pool2d")

@@ -91,6 +91,56 @@ def operands(a, b):
     return operands(to_tensor(a), b)
 
 
+_BFLOAT16 = dtypes._BFLOAT16_NP    # None without ml_dtypes
+_HALF_FLOATS = (np.dtype(np.float16),) + ((_BFLOAT16,) if _BFLOAT16 is not None else ())
+
+
+def keep_bfloat16(out, tensor):
+    """The result of ``tensor`` (op) a Python float, in bfloat16 if ``tensor`` is: ml_dtypes computes
+    bfloat16-with-a-float in float32 and hands that back, where PyTorch computes in float32 too and then rounds
+    to bfloat16."""
+    if _BFLOAT16 is not None and tensor._array.dtype == _BFLOAT16 and out.dtype != _BFLOAT16:
+        return out.astype(_BFLOAT16)
+    return out
+
+
+def half_in_float32(op):
+    """For float16 or bfloat16 inputs, run ``op`` in float32 and round its result once, as PyTorch's CPU
+    kernels do (they load half-precision values, compute and accumulate in float32, and round the result). Run
+    in half precision step by step, a composite op rounds after every step, and a sum of 10 000 bfloat16 ones
+    stops at 256. The first argument decides; every tensor argument of that dtype goes to float32. A
+    ``dtype=`` asked for by the caller is left to ``op``."""
+    def in_float32(x, *args, **kwargs):
+        if is_half(x):
+            return run_in_float32(op, x, args, kwargs)
+        return op(x, *args, **kwargs)
+    functools.update_wrapper(in_float32, op)
+    return in_float32
+
+
+def is_half(x):
+    """Is ``x`` a float16 or bfloat16 tensor? (The item size first: the cheap test, on every call of ops
+    as hot as matmul.)"""
+    return isinstance(x, Tensor) and x._array.itemsize == 2 and x._array.dtype in _HALF_FLOATS
+
+
+def run_in_float32(op, x, args, kwargs):
+    """``op(x, *args, **kwargs)`` computed in float32 and rounded back to ``x``'s dtype (see half_in_float32)."""
+    if kwargs.get("dtype") is not None:
+        return op(x, *args, **kwargs)
+    half = x._array.dtype
+
+    def up(v):
+        return v.float() if isinstance(v, Tensor) and v._array.dtype == half else v
+
+    def down(v):
+        return v.to(x.dtype) if isinstance(v, Tensor) and v.is_floating_point() else v
+    out = op(up(x), *map(up, args), **{k: up(v) for k, v in kwargs.items()})
+    if isinstance(out, tuple):   # (values, indices) and the like
+        return type(out)(*map(down, out)) if hasattr(out, "_fields") else tuple(map(down, out))
+    return down(out)
+
+
 def c_order(A):
     """``A`` laid out row-major (copied only if it is not). NumPy hands back some results in the layout of
     their input (a transposed input gives a transposed result); PyTorch's results of ops that are not

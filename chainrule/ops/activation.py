@@ -7,7 +7,7 @@ import math
 
 from .._backend import xp as np
 
-from ._common import c_order, float_array, record
+from ._common import c_order, float_array, half_in_float32, record
 from .elementwise import erf, exp, sigmoid, tanh, where
 
 
@@ -17,6 +17,7 @@ def _dim(x, dim):
     return dim
 
 
+@half_in_float32
 def softmax(x, dim=None, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim``, with the max subtracted first so nothing overflows."""
     if dtype is not None:
@@ -32,6 +33,7 @@ def softmax(x, dim=None, dtype=None):
                   lambda g, y: (y * (g - (g * y).sum(dim, keepdim=True)),), save_output=True)
 
 
+@half_in_float32
 def log_softmax(x, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``: the log-probabilities, exact even where softmax underflows."""
     if dtype is not None:
@@ -51,14 +53,17 @@ def leaky_relu(x, negative_slope=0.01, inplace=False):
     return where(x > 0, x, x * negative_slope)
 
 
+@half_in_float32
 def elu(x, alpha=1.0, inplace=False):
     return where(x > 0, x, alpha * (exp(where(x > 0, 0.0, x)) - 1))
 
 
+@half_in_float32
 def silu(x, inplace=False):
     return x * sigmoid(x)
 
 
+@half_in_float32
 def gelu(x, approximate="none"):
     """x·Φ(x) (the exact form, with erf), or PyTorch's tanh approximation when ``approximate='tanh'``."""
     if approximate == "tanh":
@@ -69,6 +74,7 @@ def gelu(x, approximate="none"):
     return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
 
 
+@half_in_float32
 def softplus(x, beta=1.0, threshold=20.0):
     """log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold (as PyTorch does)."""
     bx = x * beta
@@ -86,9 +92,11 @@ def relu6(x, inplace=False):
     return x.clamp(0.0, 6.0)
 
 
+@half_in_float32
 def mish(x, inplace=False):
     return x * tanh(softplus(x))
 
 
+@half_in_float32
 def logsigmoid(x):
     return -softplus(-x)

@@ -3,6 +3,8 @@ rule of their own): tile, repeat_interleave, meshgrid, addmm, baddbmm, fmod, nan
 index_add, and the in-place scatter/index forms that optimizers and one-hot code use.
 """
 from .._backend import xp as np
+
+from ._autocast import autocast_to_lower_precision
 from ._common import Tensor, _make, numpy_argument_names, to_tensor
 from .elementwise import isnan, where
 from .index import index_put_into_zeros, index_select, scatter, scatter_add
@@ -53,6 +55,7 @@ def meshgrid(*tensors, indexing="ij"):
     return tuple(grids)
 
 
+@autocast_to_lower_precision
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta·input + alpha·(mat1 @ mat2)."""
     product = matmul(mat1, mat2)

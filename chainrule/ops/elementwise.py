@@ -10,21 +10,26 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd import grad_mode
-from ._common import (Tensor, _make, broadcast_error, float_array, operands, record,
+from ._common import (Tensor, _make, broadcast_error, float_array, half_in_float32, keep_bfloat16, operands, record,
                       requires, tensors, to_tensor)
 
 
 def _apply(ufunc, a, b, A, B):
     try:
-        return ufunc(A, B)
+        out = ufunc(A, B)
     except ValueError as exc:
         raise broadcast_error(np.shape(A), np.shape(B), exc) from None
+    if type(b) is float:      # tensor (op) Python float: a bfloat16 tensor keeps its dtype
+        return keep_bfloat16(out, a)
+    if type(a) is float:
+        return keep_bfloat16(out, b)
+    return out
 
 
 def _kind(X):
     """NumPy's dtype kind of an operand ('f', 'i', 'b', ...) without np.result_type (slow)."""
     if isinstance(X, np.ndarray):
-        return X.dtype.kind
+        return "f" if dtypes.is_float_np(X.dtype) else X.dtype.kind   # bfloat16's NumPy kind is "V"
     return "b" if isinstance(X, bool) else "i" if isinstance(X, int) else "f"
 
 
@@ -113,7 +118,7 @@ def pow(a, b):
         # A scalar exponent: integer tensors stay integer, negative integer powers are refused.
         if A.dtype.kind in "iu" and isinstance(b, int) and b < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        out = np.power(A, B)
+        out = keep_bfloat16(np.power(A, B), a)
 
         def backward(g):
             if b == 0:
@@ -182,8 +187,11 @@ def where(condition, a=None, b=None):
         out = np.where(cond, A, B)
     except ValueError as exc:
         raise broadcast_error(np.shape(A), np.shape(B), exc) from None
-    if out.dtype != np.result_type(A, B):
-        out = out.astype(np.result_type(A, B))
+    # PyTorch's dtype: a Python scalar takes the tensor's (NumPy would widen bfloat16 with a float to float64)
+    dtype = A.dtype if not isinstance(B, np.ndarray) else B.dtype if not isinstance(A, np.ndarray) else \
+        np.result_type(A, B)
+    if out.dtype != dtype:
+        out = out.astype(dtype)
     mask = _make(cond)
     return record(out, "WhereBackward0", (a, b),
                   lambda g: (where(mask, g, 0.0) if requires(a) else None,
@@ -202,7 +210,7 @@ def clamp(x, min=None, max=None):
             out = where(out > max, max, out)
         return out
     A = x._array
-    if A.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+    if not dtypes.is_float_np(A.dtype) and (isinstance(min, float) or isinstance(max, float)):
         A = A.astype(dtypes.get_default_dtype().np)
     out = np.clip(A, min, max)
     if out.dtype != A.dtype:
@@ -322,6 +330,7 @@ def tanh_backward(g, y):
                   lambda gg: (gg * (1 - y * y), gg * g * y * -2), saved=(g, y))
 
 
+@half_in_float32
 def sigmoid(x):
     """1 / (1 + e^-x), computed as exp(-log(1 + e^-x)): no overflow warning for very negative x."""
     return record(np.exp(-np.logaddexp(0, -float_array(x))), "SigmoidBackward0", (x,),
@@ -438,7 +447,7 @@ def logical_not(x):
 
 
 def bitwise_not(x):
-    if x._array.dtype.kind == "f":
+    if dtypes.is_float_np(x._array.dtype):
         raise TypeError("bitwise_not (~) is only defined for integer and bool tensors, got " + str(x.dtype))
     return _make(np.invert(x._array))
 

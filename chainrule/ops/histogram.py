@@ -8,13 +8,14 @@ import collections
 
 from .._backend import xp as np
 
+from .. import dtypes
 from ._common import Tensor, _make
 
 histogram_result = collections.namedtuple("histogram", ["hist", "bin_edges"])
 
 
 def _check_float(x, name):
-    if x._array.dtype.kind != "f":
+    if not dtypes.is_float_np(x._array.dtype):
         raise NotImplementedError(f'"{name}" not implemented for \'{x.dtype.scalar_type_name}\'')
 
 

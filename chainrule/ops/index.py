@@ -6,6 +6,7 @@ a repeated index accumulates. That scatter is itself an op whose backward is ind
 """
 from .._backend import xp as np
 
+from .. import dtypes
 from ._common import Tensor, _make, c_order, record, to_tensor
 from .elementwise import where
 
@@ -18,7 +19,7 @@ def normalize_index(idx):
     for i in idx:
         if isinstance(i, Tensor):
             a = i._array
-            if a.dtype.kind == "f":
+            if dtypes.is_float_np(a.dtype):
                 raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors "
                                  f"(got {i.dtype})")
             out.append(a)

@@ -80,7 +80,7 @@ def _arith_inplace(ufunc, op):
             B = other._array if isinstance(other, Tensor) else other
             if alpha != 1:
                 B = B * alpha
-            if A.flags.writeable and (A.dtype.kind == "f" or ufunc is not np.true_divide):
+            if A.flags.writeable and (dtypes.is_float_np(A.dtype) or ufunc is not np.true_divide):
                 try:
                     ufunc(A, B, out=A, casting="same_kind")
                 except (TypeError, ValueError):

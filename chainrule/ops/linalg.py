@@ -1,7 +1,8 @@
 """Matrix products: ``matmul`` in all of PyTorch's cases (1-D, 2-D, batched, broadcast batch dims)."""
 from .._backend import xp as np
 
-from ._common import record, requires, to_tensor
+from ._autocast import autocast_runs_as_is, autocast_to_lower_precision
+from ._common import _HALF_FLOATS, half_in_float32, record, requires, to_tensor
 
 
 def _check(a, b, op):
@@ -52,6 +53,7 @@ def matmul_tn(x, y):
                   lambda g: (y @ g.mT if requires(x) else None, x @ g if requires(y) else None), saved=(x, y))
 
 
+@autocast_to_lower_precision
 def matmul(a, b):
     a, b = to_tensor(a), to_tensor(b)
     _check(a, b, "matmul")
@@ -64,6 +66,7 @@ def matmul(a, b):
     return _matmul_nd(a, b.unsqueeze(-1)).squeeze(-1)   # (..., n, k) @ (k)
 
 
+@half_in_float32
 def dot(a, b):
     a, b = to_tensor(a), to_tensor(b)
     if a._array.ndim != 1 or b._array.ndim != 1:
@@ -77,6 +80,7 @@ def dot(a, b):
                   lambda g: (g * b if ra else None, g * a if rb else None), saved=(a, b))
 
 
+@autocast_to_lower_precision
 def mm(a, b):
     if a.ndim != 2 or b.ndim != 2:
         raise RuntimeError(f"mm: both arguments must be matrices (2-D), got {a.ndim}-D and {b.ndim}-D")
@@ -84,6 +88,7 @@ def mm(a, b):
     return _matmul_nd(a, b)
 
 
+@autocast_to_lower_precision
 def bmm(a, b):
     if a.ndim != 3 or b.ndim != 3:
         raise RuntimeError(f"bmm: both arguments must be batches of matrices (3-D), got {a.ndim}-D and {b.ndim}-D")
@@ -93,10 +98,12 @@ def bmm(a, b):
     return _matmul_nd(a, b)
 
 
+@autocast_runs_as_is
 def mv(a, v):
     return matmul(a, v)
 
 
+@half_in_float32
 def outer(a, b):
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
@@ -105,11 +112,15 @@ def rmatmul(a, b):
     return matmul(b, a)
 
 
+@autocast_to_lower_precision
 def einsum(equation, *operands):
     """A general contraction, built from permute, reshape, broadcasting multiply and sum."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = operands[0]
     operands = [to_tensor(o) for o in operands]
+    half = next((o.dtype for o in operands if o._array.dtype in _HALF_FLOATS), None)
+    if half is not None:   # products and sums in float32, rounded once (see half_in_float32)
+        return einsum(equation, [o.float() if o.dtype == half else o for o in operands]).to(half)
     lhs, _, rhs = equation.replace(" ", "").partition("->")
     terms = lhs.split(",")
     if "..." in equation:

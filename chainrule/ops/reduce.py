@@ -6,7 +6,8 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd import engine, grad_mode
-from ._common import Tensor, _make, c_order, normalize_dims, numpy_argument_names, record, requires
+from ._autocast import autocast_to_float32
+from ._common import Tensor, _make, c_order, half_in_float32, normalize_dims, numpy_argument_names, record, requires
 from .elementwise import exp, sqrt, where
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
@@ -55,6 +56,7 @@ def sum_to(x, shape):
 
 
 @numpy_argument_names
+@half_in_float32
 def sum(x, dim=None, keepdim=False, *, dtype=None):
     A = x._array
     dims = normalize_dims(dim, A.ndim)
@@ -66,6 +68,7 @@ def sum(x, dim=None, keepdim=False, *, dtype=None):
 
 
 @numpy_argument_names
+@half_in_float32
 def mean(x, dim=None, keepdim=False, *, dtype=None):
     A = x._array
     if dtype is not None:
@@ -87,6 +90,7 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
 
 
 @numpy_argument_names
+@half_in_float32
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance with Bessel's correction by default (``correction=1``), as PyTorch computes it."""
     if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
@@ -102,16 +106,19 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 @numpy_argument_names
+@half_in_float32
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
 
 @numpy_argument_names
+@half_in_float32
 def var_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return var(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
 
 
 @numpy_argument_names
+@half_in_float32
 def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
 
@@ -209,6 +216,7 @@ argmin = _arg(np.argmin, "argmin")
 
 
 @numpy_argument_names
+@autocast_to_float32
 def prod(x, dim=None, keepdim=False, *, dtype=None):
     A = x._array if dtype is None else x._array.astype(dtypes.to_dtype(dtype).np)
     dims = normalize_dims(dim, A.ndim)
@@ -256,6 +264,7 @@ def _prod_of_others_differentiable(x, dims):
 
 
 @numpy_argument_names
+@half_in_float32
 def logsumexp(x, dim, keepdim=False):
     """log(sum(exp(x))) without overflow: the max is taken out first."""
     A = x._array if dtypes.is_float_np(x._array.dtype) else x._array.astype(dtypes.get_default_dtype().np)
@@ -276,6 +285,7 @@ def logsumexp(x, dim, keepdim=False):
     return record(out, "LogsumexpBackward0", (x,), backward, saved=(x,), save_output=True)
 
 
+@half_in_float32
 def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm (2 by default) over ``dim`` (all elements by default)."""
     if p in ("fro", 2, 2.0, None):
@@ -296,6 +306,7 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
     return sum(x.abs() ** p, dim, keepdim) ** (1.0 / p)
 
 
+@half_in_float32
 def cumsum(x, dim, *, dtype=None):
     A = x._array if dtype is None else x._array.astype(dtypes.to_dtype(dtype).np)
     d = normalize_dims(dim, A.ndim)
@@ -307,6 +318,7 @@ def cumsum(x, dim, *, dtype=None):
     return record(out, "CumsumBackward0", (x,), lambda g: (g.flip(d).cumsum(d).flip(d) if g.ndim else g,))
 
 
+@half_in_float32
 def cumprod(x, dim, *, dtype=None):
     A = x._array if dtype is None else x._array.astype(dtypes.to_dtype(dtype).np)
     d = normalize_dims(dim, A.ndim)

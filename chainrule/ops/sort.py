@@ -7,6 +7,7 @@ import collections
 
 from .._backend import xp as np
 
+from .. import dtypes
 from ._common import _make, normalize_dims, numpy_argument_names, to_tensor
 from .index import gather
 
@@ -109,4 +110,4 @@ def bincount(x, weights=None, minlength=0):
         return _make(np.bincount(A, minlength=minlength).astype(np.int64))
     W = to_tensor(weights)._array
     out = np.bincount(A, weights=W, minlength=minlength)
-    return _make(out.astype(W.dtype if W.dtype.kind == "f" else np.float64))
+    return _make(out.astype(W.dtype if dtypes.is_float_np(W.dtype) else np.float64))
