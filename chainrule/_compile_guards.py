@@ -19,6 +19,7 @@ every call); it returns the index of the first check that failed, whose descript
 """
 import dis
 import functools
+import re
 import sys
 import types
 import weakref
@@ -38,6 +39,12 @@ _LIBRARY_ROOTS = frozenset(getattr(sys, "stdlib_module_names", ())) | {"chainrul
 # (whether it exists is guarded, see _tensor), the AccumulateGrad node is made on first use.
 _TENSOR_SKIP = frozenset({"_grad", "_accum"})
 _REGISTRIES = ("_modules", "_parameters", "_buffers")   # a Module's named tensors and children
+_STATE_DICT_ONLY = frozenset({"_non_persistent_buffers_set"})   # Module bookkeeping a step never reads
+# A Module's hooks: while a registry is empty, its length is all there is to guard (and the set saying which
+# hooks take keyword arguments is read only for hooks that exist).
+_HOOK_DICTS = frozenset({"_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
+                         "_state_dict_hooks", "_load_state_dict_pre_hooks"})
+_HOOK_KWARGS = {"_forward_hooks_with_kwargs": "_forward_hooks", "_forward_pre_hooks_with_kwargs": "_forward_pre_hooks"}
 
 
 class UnguardableError(Exception):
@@ -55,7 +62,8 @@ def _owner_classes():
 
 
 class Guard:
-    """``check()``: -1 while every guarded value is as it was, else the index of the first changed one."""
+    """``check()``: -1 while every guarded value is as it was, else the index of the first changed one, which
+    ``descriptions`` names; ``holds()``: whether it is -1."""
 
     def __init__(self, check, descriptions, tensors, owners, source):
         self.check = check
@@ -198,6 +206,11 @@ class _Builder:
                                                                           f"removed)")
             for key, item in list(d.items()):
                 expr = f"{dn}.get({key!r}, o[0])"
+                if key in _STATE_DICT_ONLY or (key in _HOOK_KWARGS and not d.get(_HOOK_KWARGS[key])):
+                    continue
+                if key in _HOOK_DICTS and isinstance(item, dict) and not item:
+                    self.check(f"len({expr}) == 0", f"{path}.{key} (a hook was registered)")
+                    continue
                 if key in _REGISTRIES and isinstance(item, dict):
                     self._registry(expr, item, path, key, depth)
                 else:
@@ -343,21 +356,45 @@ def build_guard(fn):
         value = getter()
         b.check(f"{b.ref(getter)}() is {b.ref(value)}", f"{what} (was {value!r})")
     b.walk(b.ref(fn), fn, getattr(fn, "__qualname__", "the step"))
-    namespace = {"o": b.objects, "_array_equal": _array_equal_nan, "_empty_cell": _empty_cell}
-    source = _function_source("check", b.lines)
     stable_index = [i for i in range(len(b.lines)) if i not in b.volatile]
-    exec(compile(source + _function_source("check_stable", [b.lines[i] for i in stable_index]),
-                 "<chainrule.compile guard>", "exec"), namespace)
-    guard = Guard(namespace["check"], b.descriptions, list(b.tensors.values()), b.owners, source)
-    guard.check_stable, guard.stable_index = namespace["check_stable"], stable_index
+    source = _function_source({"check": b.lines, "check_stable": [b.lines[i] for i in stable_index]})
+    namespace = {"_array_equal": _array_equal_nan, "_empty_cell": _empty_cell}
+    exec(compile(source, "<chainrule.compile guard>", "exec"), namespace)
+    check, check_stable = namespace["make"](b.objects)
+    guard = Guard(check, b.descriptions, list(b.tensors.values()), b.owners, source)
+    guard.check_stable, guard.stable_index = check_stable, stable_index
     guard._keep = b.keep      # the objects whose identities the checks compare stay alive
     return guard
 
 
-def _function_source(name, lines):
-    """One function of ``if`` statements: the index of the first false line, or -1."""
-    body = "".join(f"    if not ({line}): return {i}\n" for i, line in enumerate(lines))
-    return f"def {name}(o=o):\n{body}    return -1\n"
+_OBJECT = re.compile(r"\bo\[(\d+)\]")
+
+
+def _local(match):
+    return f"o_{match.group(1)}"
+
+
+_GET = re.compile(r"\.get\(([^,()]+), o_0\)")
+
+
+def _function_source(functions):
+    """``make(objects)`` returning one function per entry of ``functions`` (name -> lines): a run of ``if``
+    statements that returns the index of the first false line, or -1. The objects the lines name as ``o[k]``
+    become variables of the enclosing function (a closure cell is quicker to read than a list item), and a
+    dict entry is read by subscription (``d[key]``, quicker than ``d.get(key, missing)``); should one be gone
+    (KeyError), the function answers by the slower form, which reads ``missing`` instead."""
+    used = sorted({int(k) for lines in functions.values() for line in lines for k in _OBJECT.findall(line)})
+    unpack = "".join(f"    o_{k} = objects[{k}]\n" for k in used)
+    bodies = []
+    for name, lines in functions.items():
+        safe = [_OBJECT.sub(_local, line) for line in lines]
+        fast = [line if line.endswith(" is o_0") else _GET.sub(r"[\1]", line) for line in safe]
+        body = "".join(f"            if not ({line}): return {i}\n" for i, line in enumerate(fast))
+        slow = "".join(f"        if not ({line}): return {i}\n" for i, line in enumerate(safe))
+        bodies.append(f"    def {name}_by_get():\n{slow}        return -1\n"
+                      f"    def {name}():\n        try:\n{body}            return -1\n"
+                      f"        except (KeyError, IndexError):\n            return {name}_by_get()\n")
+    return f"def make(objects):\n{unpack}" + "".join(bodies) + f"    return {', '.join(functions)}\n"
 
 
 def _array_equal_nan(a, b):

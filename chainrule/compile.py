@@ -831,16 +831,16 @@ class CompiledStep:
         except TypeError:
             return self.fn(*args)     # arguments a key cannot hold (lists...): eager
         for program in self.programs:
-            if program.key == key and program.guard.check() < 0:
+            if program.key == key and program.guard.holds():
                 program.replays += 1
                 if self.check_every and program.replays % self.check_every == 0:
                     return self._recheck(program, args)
                 return program.run(args)
         for refused_key, guard in self._refused:
-            if refused_key == key and guard.check() < 0:
+            if refused_key == key and guard.holds():
                 return self.fn(*args)
         pending, self._pending = self._pending, None
-        if pending is None or pending[0] != key or pending[1].check() >= 0:
+        if pending is None or pending[0] != key or not pending[1].holds():
             # The warm-up call, eager (optimizers make their state lazily); the trace starts from what it leaves.
             result = self.fn(*args)
             try:
