@@ -225,6 +225,20 @@ def _value_args(func, args, kwargs):
     return ()
 
 
+class _RaiseIf:
+    """A check a replay makes on its values (``compiler.raise_if``): raises where eager mode raises."""
+
+    __slots__ = ("error", "__name__")
+
+    def __init__(self, error):
+        self.error = error
+        self.__name__ = "raise_if"
+
+    def __call__(self, flag, *arrays):
+        if flag.any():
+            raise self.error(flag, *arrays)
+
+
 def _bare(obj):
     """``obj`` with every traced array replaced by a plain view of the same memory."""
     if isinstance(obj, _Traced):
@@ -377,6 +391,16 @@ class Tracer(_PassThrough):
         value = self.values[target.n].view(_Traced)
         value._slot = target.n
         return value
+
+    def check(self, flag, error, arrays):
+        """``compiler.raise_if`` while tracing: raise now if the values say so (the trace is a real step), and
+        record the check, so that every replay makes it on its own values."""
+        plain = flag.view(np.ndarray)
+        if plain.any():
+            raise error(plain, *_bare(arrays))
+        uargs = self._unwrap((flag,) + tuple(arrays))
+        if self.refused is None:
+            self.instructions.append(_Instruction(_RaiseIf(error), uargs, {}, None, None, False))
 
     def ufunc(self, ufunc, method, inputs, kwargs):
         if self.refused is None:
@@ -698,6 +722,9 @@ def _constant_slots(tracer, aliases, immutable):
         return n in constant or aliases.root(n) in candidates
     for ins in tracer.instructions:
         slots = list(_slots_in((ins.args, ins.kwargs)))
+        if ins.out_slot is None and ins.writes is None:   # a check: reads only
+            read.update(aliases.root(n) for n in slots)
+            continue
         if ins.out_slot is None:                       # a write into the memory of `target`
             target = aliases.root(ins.writes.n)
             if target in candidates and (target in read or not all(is_constant(n) for n in slots)):
@@ -723,7 +750,9 @@ def _live_instructions(tracer, aliases, mutable_roots, needed, constant, constan
     live = [False] * len(tracer.instructions)
     for i in range(len(tracer.instructions) - 1, -1, -1):
         ins = tracer.instructions[i]
-        if ins.out_slot is None:
+        if ins.out_slot is None and ins.writes is None:
+            is_live = True                             # a check on values (raise_if): always made
+        elif ins.out_slot is None:
             root = aliases.root(ins.writes.n)
             is_live = root in needed_roots and root not in constant_roots
         else:

@@ -1,15 +1,32 @@
-"""``chainrule.compiler.is_compiling()``: True while ``chainrule.compile`` traces a step.
+"""``chainrule.compiler``: what chainrule's ops say to ``chainrule.compile`` while it traces a step.
 
-Checks that read tensor values only to raise an error (target bounds, say) skip themselves while a
-step is traced, so that they do not make the step uncapturable.
+``is_compiling()`` is True while a step is traced. ``raise_if(flag, error, *arrays)`` is a check on values
+(an index out of range, a probability outside [0, 1]) that a captured program repeats: in eager mode it
+raises here; in a traced step it also becomes an instruction of the program, so that every replay checks
+its own values at the same point and raises as eager mode would. (An ``if`` on the values would instead be
+decided once, at the trace, and refuse the capture.)
 """
 
 
 import sys
 
 
-def is_compiling():
+def _capture():
     # chainrule.compile names both the module and the function; the module is the one in sys.modules.
-    # A trace that was refused goes on as a plain eager step: its checks run.
-    capture = sys.modules.get("chainrule.compile")
+    return sys.modules.get("chainrule.compile")
+
+
+def is_compiling():
+    # A trace that was refused goes on as a plain eager step: not compiling any more.
+    capture = _capture()
     return capture is not None and capture._tracer.refused is None
+
+
+def raise_if(flag, error, *arrays):
+    """Raise ``error(flag, *arrays)`` (an exception built from the plain arrays) if the boolean array ``flag``
+    has a True element; while a step is traced, also on every replay of its program."""
+    capture = _capture()
+    if capture is not None and capture._tracer.refused is None and isinstance(flag, capture._Traced):
+        capture._tracer.check(flag, error, arrays)
+    elif flag.any():
+        raise error(flag, *arrays)

@@ -410,3 +410,56 @@ def test_conv_on_the_stride1_grid_path_matches_eager():
         np.testing.assert_allclose(compiled(x, y).item(), eager_step(x, y).item(), rtol=1e-5)
     assert compiled.programs and not compiled.refusals
     _assert_same_parameters(model, eager_model, atol=1e-6)
+
+
+# ----- checks on values: a replay raises where eager mode raises ----------------------------------------------------
+def _value_check_case(kind):
+    """(step, good input, bad input, the error eager mode raises on the bad one)."""
+    nn = cr.nn
+    cr.manual_seed(0)
+    if kind == "embedding":
+        emb = nn.Embedding(5, 3)
+        opt = cr.optim.SGD(emb.parameters(), lr=0.1)
+
+        def step(i):
+            opt.zero_grad()
+            loss = emb(i).pow(2).sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return step, cr.tensor([0, 4]), cr.tensor([0, -1]), (IndexError, "index -1 is out of range")
+    lin = nn.Linear(3, 4)
+    opt = cr.optim.SGD(lin.parameters(), lr=0.1)
+    if kind == "cross_entropy":
+        loss_fn, good, bad, error = (nn.functional.cross_entropy, cr.tensor([0, 3]), cr.tensor([0, 4]),
+                                     (IndexError, "Target 4 is out of bounds"))
+        x = cr.ones(2, 3)
+    else:                     # binary cross-entropy: the input must be a probability
+        def loss_fn(out, scale):
+            return nn.functional.binary_cross_entropy(out.sigmoid() * scale, cr.full((2, 4), 0.5))
+        good, bad, error = cr.tensor(1.0), cr.tensor(2.0), (RuntimeError, "between 0 and 1")
+        x = cr.ones(2, 3)
+
+    def step(t):
+        opt.zero_grad()
+        loss = loss_fn(lin(x), t)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+    return step, good, bad, error
+
+
+@pytest.mark.parametrize("kind", ["embedding", "cross_entropy", "binary_cross_entropy"])
+def test_a_replay_raises_where_eager_mode_raises(kind):
+    """Value checks were skipped while a step was traced, so a replay went on with an index of -1 (NumPy's
+    last row) where eager mode raised: the checks are part of the program now."""
+    step, good, bad, (error, message) = _value_check_case(kind)
+    with pytest.raises(error, match=message):
+        step(bad)
+    compiled = cr.compile(step, fullgraph=True, check_every=0)
+    for _ in range(4):
+        compiled(good)
+    assert sum(p.replays for p in compiled.programs) == 2
+    with pytest.raises(error, match=message):
+        compiled(bad)                  # a replay: same shapes and dtypes, guards hold
+    assert sum(p.replays for p in compiled.programs) == 3

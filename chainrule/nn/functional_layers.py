@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd import grad_mode
 from ..autograd.engine import record
-from ..compiler import is_compiling
+from ..compiler import raise_if
 from ..ops._common import c_order, half_in_float32
 from ..ops._autocast import autocast_to_float32, autocast_to_lower_precision
 from ..ops.index import index_put_into_zeros
@@ -158,10 +158,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
                            f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)")
     W = weight._array
     n = W.shape[0]
-    if I.size and not is_compiling() and (I.min() < 0 or I.max() >= n):   # skipped while a step is captured
-        bad = I.max() if I.max() >= n else I.min()
-        raise IndexError(f"index {int(bad)} is out of range for an Embedding with {n} rows (indices must be in "
-                         f"[0, {n - 1}])")
+    if I.size:   # a check on values that a captured step's replays make too
+        raise_if((I < 0) | (I >= n), lambda flag, I: IndexError(
+            f"index {int(I.max() if I.max() >= n else I.min())} is out of range for an Embedding with {n} rows "
+            f"(indices must be in [0, {n - 1}])"), I)
     if padding_idx is not None:
         if not -n <= padding_idx < n:
             raise ValueError(f"Padding_idx must be within num_embeddings ({n}), got {padding_idx}")

@@ -22,7 +22,7 @@ from ..ops._common import broadcast_error
 from ..ops.activation import log_softmax, logsigmoid
 from ..ops.elementwise import where
 from ..tensor import Tensor, _make
-from ..compiler import is_compiling
+from ..compiler import raise_if
 
 
 # ----- reductions ---------------------------------------------------------------------------------
@@ -167,8 +167,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if X.dtype != T.dtype:
         raise RuntimeError(f"binary_cross_entropy(): expected input and target to have the same dtype, but got "
                            f"{input.dtype} and {target.dtype}")
-    if X.size and not is_compiling() and (X.min() < 0 or X.max() > 1):   # skipped while a step is captured
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    if X.size:   # a check on values that a captured step's replays make too
+        raise_if((X < 0) | (X > 1), lambda flag: RuntimeError("all elements of input should be between 0 and 1"))
     with np.errstate(divide="ignore"):
         out = (T - 1) * np.maximum(np.log1p(-X), -100) - T * np.maximum(np.log(X), -100)
 
@@ -232,11 +232,7 @@ class _ClassTargets:
                                f"{list(X.shape)}, got {list(T.shape)}")
         C = X.shape[cd]
         valid = T != ignore_index
-        if not is_compiling() and valid.any():   # a value check: skipped while a step is captured
-            tv = T[valid]
-            if tv.min() < 0 or tv.max() >= C:
-                bad = tv[(tv < 0) | (tv >= C)][0]
-                raise IndexError(f"Target {int(bad)} is out of bounds.")
+        _check_targets(valid, T, C)
         if weight is not None and tuple(weight.shape) != (C,):
             raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
                                f"weight tensor of shape: {list(weight.shape)}")
@@ -336,9 +332,8 @@ def _cross_entropy_indices(input, target, weight, ignore_index, reduction, eps):
         raise RuntimeError(f"cross_entropy(): expected a floating-point input (logits), got {input.dtype}")
     T = target._array
     if (X.ndim == 2 and weight is None and eps == 0 and reduction == "mean" and T.shape == X.shape[:1]
-            and T.dtype.kind in "iu" and X.shape[0] and not is_compiling()
-            and T.min() >= 0 and T.max() < X.shape[1] and not (T == ignore_index).any()):
-        return _cross_entropy_batch(input, X, T)
+            and T.dtype.kind in "iu" and X.shape[0]):
+        return _cross_entropy_batch(input, X, T, ignore_index)
     tg = _ClassTargets(input, target, weight, ignore_index, "cross_entropy")
     cd, C = tg.cd, tg.C
     # One exp pass: p = softmax (kept for backward); the log-probabilities are needed only at the
@@ -377,28 +372,44 @@ def _cross_entropy_indices(input, target, weight, ignore_index, reduction, eps):
     return record(out, "NllLossBackward0" if eps == 0 else "AddBackward0", (input,), backward, saved=(input,))
 
 
-def _cross_entropy_batch(input, X, T):
-    """The common case on its own: logits (N, C), valid class indices, no weights or smoothing, mean.
+def _cross_entropy_batch(input, X, T, ignore_index):
+    """The common case on its own: logits (N, C), class indices, no weights or smoothing, mean.
 
     Why a second path: the general one handles every option through NumPy's generic
     take/put_along_axis helpers, whose Python overhead is most of the cost at classifier sizes.
-    d loss / d input = (softmax(input) - onehot(target)) / N.
+    d loss / d input = (softmax(input) - onehot(target)) · valid / count, count the targets not ignored
+    (all of them ignored: the loss is 0/0 = nan, the gradient 0, as in PyTorch). No branch reads the
+    values, so a captured step takes this path too.
     """
-    N = X.shape[0]
+    N, C = X.shape
     rows = np.arange(N)
+    valid = T != ignore_index
+    _check_targets(valid, T, C)
+    safe = np.where(valid, T, 0)
     shifted = X - X.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
-    out = np.asarray(-(shifted[rows, T] - np.log(total[:, 0])).mean(), dtype=X.dtype)
+    mask = valid.astype(X.dtype)
+    count = valid.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # As .mean() would: a float32 sum, divided by the count in double precision.
+        out = np.asarray(-((shifted[rows, safe] - np.log(total[:, 0])) * mask).sum() / count, dtype=X.dtype)
     p = e / total
     onehot = np.zeros(X.shape, X.dtype)
-    onehot[rows, T] = 1
+    onehot[rows, safe] = 1
+    count_t = _make(np.maximum(count, 1).astype(X.dtype))     # 1 when all are ignored: the gradient is 0
+    mask_t = _make(mask[:, None])
 
     def backward(g):
         # Under create_graph p is recomputed from input (so it carries history); otherwise the forward's p serves.
         probs = input.softmax(1) if grad_mode.enabled else _make(p)
-        return ((g / N) * (probs - _make(onehot)),)
+        return ((g / count_t) * (probs - _make(onehot)) * mask_t,)
     return record(out, "NllLossBackward0", (input,), backward, saved=(input,))
+
+
+def _check_targets(valid, T, C):
+    """Every target not ignored is a class index: else IndexError (also on a captured step's replays)."""
+    raise_if(valid & ((T < 0) | (T >= C)), lambda flag, T: IndexError(f"Target {int(T[flag][0])} is out of bounds."), T)
 
 
 def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
