@@ -133,7 +133,8 @@ def test_mismatched_collectives_fail_clearly(tmp_path):
             else:
                 dist.broadcast(torch.zeros(3), src=0)
         except dist.DistBackendError as e:
-            print(rank, e, file=sys.stderr)
+            # One write per rank: print's separate pieces from two ranks interleave in the shared stderr.
+            sys.stderr.write(f"{rank} {e}\\n")
             sys.exit(0)
         """, tmp_path)
     assert out.returncode == 0, out.stderr

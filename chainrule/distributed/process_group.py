@@ -340,8 +340,11 @@ def end_job(reason, exit_code=1):
     if MPI is None or MPI.COMM_WORLD.Get_size() == 1:
         return
     sys.stdout.flush()
-    print(f"chainrule.distributed: rank {MPI.COMM_WORLD.Get_rank()} {reason}; ending the job", file=sys.stderr)
+    sys.stderr.write(f"chainrule.distributed: rank {MPI.COMM_WORLD.Get_rank()} {reason}; ending the job\n")
     sys.stderr.flush()
+    # mpiexec tears the job down as soon as it hears of the abort, and may drop what this rank wrote just
+    # before that is still in its pipe: a moment lets the reason (and the traceback) reach the terminal.
+    time.sleep(0.5)
     MPI.COMM_WORLD.Abort(exit_code or 1)
 
 
