@@ -28,10 +28,13 @@ A trace that meets one of these goes on as a plain eager step (traced arrays the
 so the call that discovered the refusal is still the step's one real call.
 """
 import functools
+import io
 import os
 from builtins import compile as builtins_compile
 import sys
+import time
 import traceback
+import types
 import warnings
 
 import numpy as np
@@ -624,6 +627,12 @@ def _link(tracer, input_slots, grad_input_slots=(), needed=()):
             kernels.append((ins.func, args, dict(kwargs, out=buf)))
         elif ins.func in (np.copy, _astype):
             kernels.append((np.copyto, (buf, args[0]), {"casting": "unsafe"}))
+        elif ins.func in _OUT_FUNCTIONS and "out" not in kwargs:
+            kernels.append((ins.func, args, dict(kwargs, out=buf)))
+        elif ins.func is np.reshape and not kwargs and buf.flags.c_contiguous:
+            # A reshape that copies (its source is not contiguous) writes the source's elements in C order:
+            # copied straight into the buffer seen in the source's shape, without a temporary.
+            kernels.append((np.copyto, (buf.reshape(args[0].shape), args[0]), {}))
         else:                                          # no out= form: compute, then copy into place
             kernels.append((_copy_into(buf, ins.func, args, kwargs), (), {}))
         pool.release_after(i)
@@ -792,6 +801,12 @@ def _generate(kernels):
     namespace = {}
     exec(builtins_compile(source, "<chainrule.compile replay>", "exec"), namespace)
     return namespace["make"](objects)
+
+
+# Functions that write their result into ``out=`` exactly as they would return it (same dtype, same order of
+# operations: not np.mean, whose scalar result is divided in double precision without out=).
+_OUT_FUNCTIONS = frozenset({np.clip, np.concatenate, np.stack, np.take, np.cumsum, np.cumprod, np.einsum, np.dot,
+                            np.sum, np.prod, np.amax, np.amin})
 
 
 def _copy_into(buf, func, args, kwargs):
@@ -1013,6 +1028,8 @@ class _Program:
         _random._gen = lambda generator: _RefusingRandom(real_gen(generator))
         _random._global.np = _RefusingRandom(real_np_gen)
         _tracer = tracer
+        previous_profile = sys.getprofile()
+        sys.setprofile(_watch_effects)
         try:
             result = fn(*args)
         except Exception as exc:
@@ -1020,6 +1037,7 @@ class _Program:
         else:
             failed = None
         finally:
+            sys.setprofile(previous_profile)
             _tracer = _IDLE
             _random._gen = real_gen
             _random._global.np = real_np_gen
@@ -1113,6 +1131,27 @@ def _detrace_result(result):
         for r in result:
             _detrace_result(r)
     return result
+
+
+# Calls whose effect, or whose value, a replay would not repeat: output, input, the clock.
+_EFFECTS = {print: "print()", input: "input()", time.time: "time.time()", time.perf_counter: "time.perf_counter()",
+            time.monotonic: "time.monotonic()", time.process_time: "time.process_time()"}
+_WRITES = frozenset({"write", "writelines"})
+
+
+def _watch_effects(frame, event, func):
+    """The trace's profile function (``sys.setprofile``): a call to print, to a file's write or to the clock
+    refuses the trace, since a replay repeats NumPy's work only. (Collectives say so themselves:
+    ``compiler.cannot_capture``.)"""
+    if event != "c_call":
+        return
+    what = _EFFECTS.get(func) if type(func) is types.BuiltinFunctionType else None
+    owner = getattr(func, "__self__", None)
+    if what is None and getattr(func, "__name__", None) in _WRITES and isinstance(owner, io.IOBase):
+        what = f"{type(owner).__name__}.{func.__name__}()"
+    if what is not None:
+        _tracer.refuse(f"the step calls {what}: a replay repeats the arrays' work only, not Python's output, "
+                       f"input or clock readings")
 
 
 class _RandomStates:

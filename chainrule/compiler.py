@@ -1,6 +1,8 @@
 """``chainrule.compiler``: what chainrule's ops say to ``chainrule.compile`` while it traces a step.
 
-``is_compiling()`` is True while a step is traced. ``raise_if(flag, error, *arrays)`` is a check on values
+``is_compiling()`` is True while a step is traced. ``cannot_capture(reason)`` is said by an operation whose
+work a replay could not repeat (a collective that other processes take part in): the step is then not
+captured and runs eagerly, in full. ``raise_if(flag, error, *arrays)`` is a check on values
 (an index out of range, a probability outside [0, 1]) that a captured program repeats: in eager mode it
 raises here; in a traced step it also becomes an instruction of the program, so that every replay checks
 its own values at the same point and raises as eager mode would. (An ``if`` on the values would instead be
@@ -20,6 +22,13 @@ def is_compiling():
     # A trace that was refused goes on as a plain eager step: not compiling any more.
     capture = _capture()
     return capture is not None and capture._tracer.refused is None
+
+
+def cannot_capture(reason):
+    """The step being traced, if any, does something a replayed program would not: refuse its capture."""
+    capture = _capture()
+    if capture is not None:
+        capture._tracer.refuse(reason)
 
 
 def raise_if(flag, error, *arrays):

@@ -463,3 +463,72 @@ def test_a_replay_raises_where_eager_mode_raises(kind):
     with pytest.raises(error, match=message):
         compiled(bad)                  # a replay: same shapes and dtypes, guards hold
     assert sum(p.replays for p in compiled.programs) == 3
+
+
+@pytest.mark.parametrize("effect", ["print", "file", "clock"])
+def test_output_and_clock_readings_in_the_step_are_refused(effect, tmp_path):
+    """A replay repeats the arrays' work only: a step that prints, writes a file or reads the clock would print
+    once, at the trace (or replay the clock reading it saw), so it is refused, and runs eagerly, in full."""
+    import io
+    import time
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    log = io.StringIO() if effect != "file" else open(tmp_path / "log.txt", "w")
+
+    def step(x):
+        loss = (w * x).sum()
+        loss.backward()
+        with cr.no_grad():
+            w.sub_(0.1 * w.grad)
+            w.grad = None
+        if effect == "print":
+            print("step", file=log)
+        elif effect == "file":
+            log.write("step\n")
+        else:
+            w.data.mul_(1.0 + 0.0 * time.perf_counter())
+        return loss.detach()
+    compiled = cr.compile(step)
+    with pytest.warns(RuntimeWarning, match="a replay repeats the arrays' work only"):
+        for _ in range(4):
+            compiled(cr.ones(2))
+    assert compiled.refusals and not compiled.programs
+    if effect != "clock":
+        log.close() if effect == "file" else None
+        text = (tmp_path / "log.txt").read_text() if effect == "file" else log.getvalue()
+        assert text == "step\n" * 4       # every call wrote once: none skipped, none twice
+
+
+def test_a_step_that_communicates_through_mpi_is_refused(tmp_path):
+    """chainrule.distributed's collectives write the arrays through MPI, which a replay would not do: the
+    collective says so, and the step runs eagerly."""
+    pytest.importorskip("mpi4py", reason="needs pip install 'chainrule[distributed]'")
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    program = tmp_path / "prog.py"
+    program.write_text(textwrap.dedent("""
+        import warnings
+        import chainrule as cr
+        import chainrule.distributed as dist
+        dist.init_process_group("mpi")
+        w = cr.tensor([1.0, 2.0], requires_grad=True)
+        def step(x):
+            loss = (w * x).sum()
+            loss.backward()
+            dist.all_reduce(w.grad, op=dist.ReduceOp.AVG)
+            with cr.no_grad():
+                w.sub_(0.1 * w.grad)
+                w.grad = None
+            return loss.detach()
+        compiled = cr.compile(step)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(4):
+                compiled(cr.ones(2))
+        print(compiled.refusals)
+        """))
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "PMI_RANK", "PMI_SIZE")}
+    out = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "the step calls the collective all_reduce" in out.stdout, out.stdout

@@ -34,6 +34,8 @@ LAYERS = {
     "LSTM": (lambda: nn.LSTM(3, 4, num_layers=2, batch_first=True), _data(2, 5, 3)),
     "GRU": (lambda: nn.GRU(3, 4, bidirectional=True), _data(5, 2, 3)),
     "MultiheadAttention": (lambda: nn.MultiheadAttention(8, 2, batch_first=True), _data(2, 5, 8)),
+    "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
+                                _data(2, 5, 8)),
     "Dropout in eval mode": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)).eval(), _data(3, 4)),
     "Flatten, Unflatten": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 6), nn.Unflatten(1, (2, 3))),
                            _data(2, 3, 4)),

@@ -16,6 +16,7 @@ import time
 import zlib
 
 from .._backend import xp as np
+from ..compiler import cannot_capture
 from . import _mpi, launch_env
 
 default_pg_timeout = datetime.timedelta(minutes=30)   # PyTorch's default for CPU backends
@@ -112,6 +113,7 @@ class ProcessGroup:
     def agree(self, what):
         """Check that every rank is calling the same collective ``what`` (a description with the shapes, dtype
         and root that must match); raise DistBackendError naming each rank's call if they differ."""
+        cannot_capture(f"the step calls the collective {what}: a replayed program would not communicate")
         self._sequence += 1
         mine = np.array([zlib.crc32(what.encode())], dtype=np.int64)
         everyone = np.empty(self._size, dtype=np.int64)

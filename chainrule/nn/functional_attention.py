@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..ops._autocast import autocast_to_lower_precision
+from ..compiler import is_compiling
 from ..ops.activation import softmax
 from ..ops.elementwise import where
 from ..ops.shape import cat
@@ -27,7 +28,9 @@ from .functional_layers import dropout, linear
 def _masked_softmax(scores):
     """softmax over the last dim, with rows that are entirely -inf giving zeros (and zero gradient)."""
     dead = np.all(np.isneginf(scores._array), axis=-1, keepdims=True)
-    if not dead.any():
+    if not is_compiling() and not dead.any():
+        # (A captured step always takes the masked path below, which gives the same values and gradients
+        # where no row is dead: a branch on the values would be decided once, at the trace.)
         return softmax(scores, -1)
     dead_t = _make(dead)
     # Replace dead rows by zeros before the softmax so no NaN appears, not even in the backward.
