@@ -49,6 +49,17 @@ def _model(act=None):
     return nn.Sequential(nn.Linear(4, 8), act or nn.LeakyReLU(0.01), nn.Linear(8, 3))
 
 
+def _descend(model, x, y, lr):
+    """One step of gradient descent written by hand (no optimizer): the learning rate is a Python number."""
+    model.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    with cr.no_grad():
+        for p in model.parameters():
+            p -= lr * p.grad
+    return loss.detach()
+
+
 def test_learning_rate_from_a_python_counter_inside_the_step_is_refused():
     def build():
         model = _model()
@@ -56,14 +67,7 @@ def test_learning_rate_from_a_python_counter_inside_the_step_is_refused():
 
         def step(x, y):
             calls[0] += 1                        # a Python side effect: a replay would skip it
-            lr = 0.5 / calls[0]
-            model.zero_grad()
-            loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            with cr.no_grad():
-                for p in model.parameters():
-                    p -= lr * p.grad
-            return loss.detach()
+            return _descend(model, x, y, lr=0.5 / calls[0])
         return step, None, model.parameters
     refusals, fn = _run_both(build)
     assert refusals and "side effect" in refusals[0], refusals
@@ -77,13 +81,7 @@ def test_learning_rate_in_a_closure_variable_changed_between_calls_makes_a_new_t
         lr = 0.5
 
         def step(x, y):
-            model.zero_grad()
-            loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            with cr.no_grad():
-                for p in model.parameters():
-                    p -= lr * p.grad
-            return loss.detach()
+            return _descend(model, x, y, lr)
 
         def between(i):
             nonlocal lr
