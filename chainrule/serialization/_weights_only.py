@@ -14,6 +14,7 @@ weights-only rules to those four:
 It reads protocols 2 to 5 (``torch.save`` writes 2). A refusal raises ``WeightsOnlyError`` (PyTorch's
 ``pickle.UnpicklingError``) with PyTorch's wording; a malformed stream raises ``CheckpointError``.
 """
+import _compat_pickle
 import collections
 import io
 import pickle
@@ -202,6 +203,11 @@ class WeightsOnlyUnpickler:
 
     # -- the four instructions that could run code -------------------------------------------------
     def _global(self, module, name):
+        # Protocol 2 writes Python 2's names for some globals (__builtin__.set): read them as Python 3's.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         full = f"{module}.{name}"
         if module.split(".")[0] in _BLOCKED_MODULES:
             raise WeightsOnlyError(f"Trying to load unsupported GLOBAL {full} whose module {module} is blocked.")

@@ -34,6 +34,16 @@ class _Stream(io.RawIOBase):
     def readable(self):
         return True
 
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self.pos
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        self.pos = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.source.size}[whence] + offset
+        return self.pos
+
     def readinto(self, buffer):
         n = min(len(buffer), self.source.size - self.pos)
         if n <= 0:

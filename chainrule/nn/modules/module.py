@@ -57,6 +57,12 @@ class RemovableHandle:
         self.remove()
 
 
+# Hook tables a PyTorch module pickles and chainrule's Module does not keep.
+_PYTORCH_ONLY_HOOKS = ("_backward_pre_hooks", "_backward_hooks", "_is_full_backward_hook",
+                       "_forward_hooks_always_called", "_state_dict_hooks", "_state_dict_pre_hooks",
+                       "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks")
+
+
 def _addindent(s, num_spaces):
     """Indent every line of ``s`` but the first (how nested module reprs line up)."""
     lines = s.split("\n")
@@ -463,6 +469,9 @@ class Module:
                 keep_vars = args[2]
         if destination is None:
             destination = OrderedDict()
+            destination._metadata = OrderedDict()   # each module's version, by prefix (as PyTorch keeps it)
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = {"version": self._version}
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
@@ -513,9 +522,11 @@ class Module:
         if not isinstance(state_dict, dict):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing_keys, unexpected_keys, error_msgs = [], [], []
+        metadata = getattr(state_dict, "_metadata", None) or {}
 
         def load(module, prefix=""):
-            module._load_from_state_dict(state_dict, prefix, {}, True, missing_keys, unexpected_keys, error_msgs)
+            module._load_from_state_dict(state_dict, prefix, metadata.get(prefix[:-1], {}), True, missing_keys,
+                                         unexpected_keys, error_msgs)
             for name, child in module._modules.items():
                 if child is not None:
                     load(child, prefix + name + ".")
@@ -532,6 +543,26 @@ class Module:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 self._get_name(), "\n\t".join(error_msgs)))
         return _IncompatibleKeys(missing_keys, unexpected_keys)
+
+    # ----- pickling -------------------------------------------------------------------------------
+    def __setstate__(self, state):
+        """Restore a pickled module (``load(whole_model)``): chainrule's own state, or a PyTorch module's.
+
+        A module pickled by PyTorch carries PyTorch's registries (plain dicts, hook tables chainrule does
+        not have): they are converted to chainrule's, and hook tables that chainrule cannot run are only
+        accepted empty.
+        """
+        state = dict(state)
+        for name in ("_parameters", "_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks"):
+            state[name] = OrderedDict(state.get(name) or ())
+        for name in ("_non_persistent_buffers_set", "_forward_hooks_with_kwargs", "_forward_pre_hooks_with_kwargs"):
+            state[name] = set(state.get(name) or ())
+        state.setdefault("training", True)
+        for name in _PYTORCH_ONLY_HOOKS:
+            if state.pop(name, None):
+                raise RuntimeError(f"cannot load a {type(self).__name__} with {name} registered: chainrule has "
+                                   "no such hooks")
+        self.__dict__.update(state)
 
     # ----- printing -------------------------------------------------------------------------------
     def _get_name(self):
