@@ -102,7 +102,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             return torch_zip.load(source, map_location, weights_only, bool(mmap), encoding, pickle_load_args)
         if head.startswith(native.MAGIC):
             return native.read(source)
-        if native.MAGIC.startswith(head):
+        if native.MAGIC.startswith(head) or _ZIP_MAGIC[0].startswith(head):
             raise CheckpointError(f"chainrule.load: {source.name} is truncated")
         if mmap:
             raise RuntimeError("mmap can only be used with files saved with `torch.save(_use_new_zipfile_"

@@ -48,8 +48,11 @@ def strided_view(storage, dtype, offset, size, stride, context):
     if last >= numel:
         raise ValueError(f"{context}: a tensor of size {list(size)} and stride {list(stride)} at offset {offset} "
                          f"reaches element {last}, past the end of its storage of {numel} elements")
-    return numpy.ndarray(size, dtype=dtype.np, buffer=storage._array, offset=offset * itemsize,
-                         strides=tuple(st * itemsize for st in stride))
+    try:
+        return numpy.ndarray(size, dtype=dtype.np, buffer=storage._array, offset=offset * itemsize,
+                             strides=tuple(st * itemsize for st in stride))
+    except (ValueError, OverflowError) as exc:   # e.g. more elements than NumPy can index
+        raise ValueError(f"{context}: a tensor of size {list(size)[:8]}: {exc}") from None
 
 
 def _storage_dtype(storage, context):

@@ -5,6 +5,7 @@ byte is read) and its size is known up front, so every offset and length a file 
 against it before memory is allocated. A file object is read from its current position; one that cannot
 seek is read into memory first (there is no other way to know its size).
 """
+import errno
 import io
 import mmap
 import os
@@ -38,13 +39,12 @@ class Source:
         self._owned = None
         if is_path(f):
             self.path = os.fspath(f)
+            _check_regular(os.stat(self.path), self.path, self.name, who)   # before open(): a FIFO would block it
             handle = open(self.path, "rb")
             self._owned = handle
             try:
                 info = os.fstat(handle.fileno())
-                if not stat.S_ISREG(info.st_mode):
-                    raise CheckpointError(f"{who}: {self.name} is not a regular file ({_kind(info.st_mode)}); "
-                                          "a checkpoint is read from a regular file or a binary file object")
+                _check_regular(info, self.path, self.name, who)
             except BaseException:
                 handle.close()
                 raise
@@ -119,6 +119,14 @@ class Source:
                                f"{self.size} bytes)")
 
 
+def _check_regular(info, path, name, who):
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+    if not stat.S_ISREG(info.st_mode):
+        raise CheckpointError(f"{who}: {name} is not a regular file ({_kind(info.st_mode)}); a checkpoint is read "
+                              "from a regular file or a binary file object")
+
+
 def _seekable(f):
     try:
         return bool(f.seekable()) if hasattr(f, "seekable") else (f.tell() is not None)
@@ -138,7 +146,7 @@ def _read_all(f, who, name):
 
 
 def _kind(mode):
-    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+    for test, kind in ((stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISSOCK, "a socket")):
         if test(mode):
             return kind
