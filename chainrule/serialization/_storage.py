@@ -67,7 +67,7 @@ def chainrule_dtype(dtype_name, context):
             import ml_dtypes  # noqa: F401
         except ImportError:
             raise TypeError(f"{context} holds bfloat16 data; reading it needs the ml_dtypes package: "
-                            "pip install 'chainrule[bfloat16]' (or pip install ml_dtypes)") from None
+                            "pip install 'chainrule[bf16]' (or pip install ml_dtypes)") from None
     raise TypeError(f"{context} holds a tensor of dtype torch.{dtype_name}, which chainrule does not have")
 
 
