@@ -222,16 +222,24 @@ def test_every_dtype_and_shape_crosses_both_ways(dtype, shape):
     assert_same(chainrule.from_numpy(values), back, dtype)
 
 
-def test_bfloat16_loads_where_chainrule_has_it_and_says_what_is_missing_where_not():
-    t = torch.tensor([1.5, -2.25, 3.0], dtype=torch.bfloat16)
-    if isinstance(getattr(chainrule, "bfloat16", None), chainrule.dtype):
-        c = chainrule.load(_via_torch({"x": t}))["x"]
-        assert c.dtype == chainrule.bfloat16
-        assert c.float().tolist() == t.float().tolist()
-        assert torch.load(_via_chainrule({"x": c}))["x"].equal(t)
-    else:
-        with pytest.raises(CheckpointError, match="bfloat16"):
-            chainrule.load(_via_torch({"x": t}))
+def test_bfloat16_crosses_both_ways():
+    t = torch.tensor([[1.5, -2.25, 3.0]], dtype=torch.bfloat16)
+    p = torch.nn.Parameter(t.clone())
+    loaded = chainrule.load(_via_torch({"x": t, "p": p}))
+    assert loaded["x"].dtype == chainrule.bfloat16
+    assert loaded["x"].float().tolist() == t.float().tolist()
+    assert loaded["p"].requires_grad and loaded["p"].dtype == chainrule.bfloat16
+    back = torch.load(_via_chainrule(loaded))
+    assert back["x"].equal(t) and back["p"].equal(p) and back["p"].requires_grad
+
+
+def test_bfloat16_without_ml_dtypes_says_what_to_install(monkeypatch):
+    def missing(self):
+        raise ImportError("no ml_dtypes")
+    monkeypatch.setattr(type(chainrule.bfloat16), "np", property(missing))   # as if ml_dtypes were absent
+    with pytest.raises(CheckpointError, match=r"holds bfloat16 data; reading it needs the ml_dtypes package: pip "
+                                              r"install 'chainrule\[bf16\]'"):
+        chainrule.load(_via_torch({"x": torch.ones(2, dtype=torch.bfloat16)}))
 
 
 @pytest.mark.parametrize("dtype", ["complex64", "uint16", "float8_e4m3fn"])
@@ -293,6 +301,22 @@ def test_a_whole_pytorch_model_loads_as_a_chainrule_model_with_weights_only_fals
         assert type(cm) is chainrule.nn.Sequential
         x = make_input(np.random.default_rng(6))
         assert_same(_run(cm, chainrule, x), _run(tm, torch, x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("build", [
+    lambda nn: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, dropout=0.0), 2),
+    lambda nn: nn.LSTM(8, 4, num_layers=2, bidirectional=True, batch_first=True),
+], ids=["transformer", "lstm"])
+def test_whole_pytorch_transformers_and_recurrent_layers_load_as_chainrule_ones(build):
+    tm = build(torch.nn).eval()
+    cm = chainrule.load(_via_torch(tm), weights_only=False)
+    assert type(cm).__name__ == type(tm).__name__ and type(cm).__module__.startswith("chainrule.")
+    x = np.random.default_rng(9).standard_normal((2, 5, 8)).astype(np.float32)
+    with torch.no_grad():
+        expected = tm(torch.tensor(x))
+    got = cm(chainrule.tensor(x))
+    expected, got = (expected[0], got[0]) if isinstance(expected, tuple) else (expected, got)
+    assert_same(got.detach(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_a_whole_pytorch_model_needs_its_classes_allow_listed():

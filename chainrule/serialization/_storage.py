@@ -60,15 +60,14 @@ def storage_type_for(dtype_name):
 def chainrule_dtype(dtype_name, context):
     """The chainrule dtype called ``dtype_name``, or an error saying what chainrule cannot represent."""
     found = getattr(dtypes, dtype_name, None)
-    if isinstance(found, dtypes.dtype):
-        return found
-    if dtype_name == "bfloat16":
-        try:
-            import ml_dtypes  # noqa: F401
-        except ImportError:
-            raise TypeError(f"{context} holds bfloat16 data; reading it needs the ml_dtypes package: "
-                            "pip install 'chainrule[bf16]' (or pip install ml_dtypes)") from None
-    raise TypeError(f"{context} holds a tensor of dtype torch.{dtype_name}, which chainrule does not have")
+    if not isinstance(found, dtypes.dtype):
+        raise TypeError(f"{context} holds a tensor of dtype torch.{dtype_name}, which chainrule does not have")
+    try:
+        found.np   # bfloat16's NumPy type comes from the optional ml_dtypes package
+    except ImportError:
+        raise TypeError(f"{context} holds {dtype_name} data; reading it needs the ml_dtypes package: "
+                        "pip install 'chainrule[bf16]' (or pip install ml_dtypes)") from None
+    return found
 
 
 class UntypedStorage:
