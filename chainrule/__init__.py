@@ -84,6 +84,7 @@ from . import amp, backends, functional  # noqa: E402  (torch.amp, torch.backend
 from .amp.autocast_mode import (autocast, get_autocast_cpu_dtype, get_autocast_dtype,  # noqa: E402
                                  is_autocast_cpu_enabled, is_autocast_enabled)
 from .serialization import load, save  # noqa: E402
+from . import onnx, serialization  # noqa: E402  (torch.onnx.export, torch.serialization.safe_globals)
 from . import compiler  # noqa: E402
 from .compile import CaptureError, compile  # noqa: E402
 from . import explain, viz  # noqa: E402  (tools for people: the step-by-step explainer, graph drawing)
