@@ -147,6 +147,8 @@ def _text(s):
      "bytearray\\(\\) is allowed from bytes only"),
     (_global("_codecs", "encode") + _text("x" * 10) + _text("zlib") + pickle.TUPLE2 + pickle.REDUCE,
      "text codecs only"),
+    (_global("torch", "Tensor") + pickle.LONG1 + b"\x06\x00\x00\x00\x00\x00\x01" + pickle.TUPLE1 + pickle.REDUCE,
+     "Trying to call torch.Tensor"),
     # BUILD and SETITEM on objects the rules do not allow.
     (pickle.EMPTY_LIST + pickle.EMPTY_DICT + pickle.BUILD, "Can only build"),
     (pickle.EMPTY_LIST + pickle.NONE + pickle.NONE + pickle.SETITEM, "Can only SETITEM"),

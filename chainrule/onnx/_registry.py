@@ -43,12 +43,13 @@ class Call:
 
     def __init__(self, g, display, original, args, kwargs, out, module=None):
         self.g, self.display, self.args, self.kwargs, self.out, self.module = g, display, args, kwargs, out, module
-        target = module.forward if module is not None else original
-        sig = _signature(target) if not isinstance(target, functools.partial) else None
+        # A layer's arguments bind to its class's forward (self first); an op's to the op function.
+        target, bind_args = (type(module).forward, (module, *args)) if module is not None else (original, args)
+        sig = _signature(target)
         self.bound = {}
         if sig is not None:
             try:
-                bound = sig.bind(*args, **kwargs)
+                bound = sig.bind(*bind_args, **kwargs)
                 bound.apply_defaults()
                 self.bound = dict(bound.arguments)
             except TypeError:

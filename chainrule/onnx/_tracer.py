@@ -30,7 +30,7 @@ _NOT_OPS = {"__init__", "__new__", "__getattr__", "__getattribute__", "__setattr
             "__sizeof__", "__init_subclass__", "__subclasshook__", "__getstate__", "__array__", "__iter__",
             "__len__", "__class__", "dim", "ndimension", "is_floating_point", "is_contiguous", "element_size",
             "data_ptr", "backward", "register_hook", "register_post_accumulate_grad_hook", "retain_grad",
-            "requires_grad_", "cpu", "cuda", "numel", "nelement", "equal", "allclose"}
+            "requires_grad_", "cpu", "cuda", "numel", "nelement", "equal", "allclose", "size"}
 # Reading a traced tensor's value into Python: the trace would bake in one input's answer.
 _READS_VALUE = {"item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__", "__complex__"}
 _NOT_FUNCTIONS = {"load", "save", "compile", "install_as_torch", "is_tensor", "is_grad_enabled", "manual_seed",
@@ -187,11 +187,12 @@ class Tracer:
         original = Module.__dict__["__call__"]
 
         def call(module, *args, **kwargs):
-            key = f"nn.{type(module).__name__}"
-            if tracer.depth == 0 and key in _registry.CONVERTERS and type(module) is getattr(_nn, type(module).__name__,
-                                                                                             None):
-                return tracer.call(key, f"torch.nn.{type(module).__name__}", functools.partial(original, module),
-                                   args, kwargs, module=module)
+            cls = type(module)
+            key = f"nn.{cls.__name__}"
+            # Only chainrule's own layers (not a subclass with its own forward) are converted whole.
+            if tracer.depth == 0 and key in _registry.CONVERTERS and getattr(_nn, cls.__name__, None) is cls:
+                return tracer.call(key, f"torch.nn.{cls.__name__}", functools.partial(original, module), args, kwargs,
+                                   module=module)
             return original(module, *args, **kwargs)
 
         self._patches.append((Module, "__call__", original))

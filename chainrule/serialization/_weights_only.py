@@ -21,6 +21,7 @@ import pickle
 import struct
 
 from ..nn.parameter import Parameter
+from ..tensor import Tensor
 from . import _names, _rebuild, _safe_globals
 from .errors import CheckpointError, WeightsOnlyError
 
@@ -239,6 +240,8 @@ class WeightsOnlyUnpickler:
         func = self.stack[-1]
         if not self._allowed(func):
             raise WeightsOnlyError(f"Trying to call reduce for unrecognized function {func!r}")
+        if func is Tensor:   # torch.Tensor(n) would allocate whatever a file asks; checkpoints never call it
+            raise WeightsOnlyError("Trying to call torch.Tensor(...): a checkpoint builds tensors from storages")
         if type(args) is not tuple:
             raise Malformed("REDUCE needs a tuple of arguments")
         try:
