@@ -16,7 +16,6 @@ import textwrap
 import tracemalloc
 import zipfile
 
-import numpy as np
 import pytest
 
 import chainrule

@@ -96,3 +96,7 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
         program.save(f)
     return program
 
+
+from .._pytorch_api import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)   # a PyTorch name chainrule lacks: say so, naming it

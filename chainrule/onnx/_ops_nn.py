@@ -9,8 +9,7 @@ import math
 
 import numpy
 
-from ..tensor import Tensor
-from ._graph import SymInt
+from ._ops_tensor import flatten_value, reduce_axes, unflatten_value
 from ._registry import converts, method_and_function, out_dtype
 
 _BOOL = numpy.dtype(bool)
@@ -174,8 +173,7 @@ def _adaptive_avg_pool(op, x, output_size, nd):
             start, stop = (i * length) // bins, -((-(i + 1) * length) // bins)
             piece = op.node("Slice", [value, op.const([start], numpy.int64), op.const([stop], numpy.int64),
                                       op.const([axis], numpy.int64)])
-            parts.append(op.node("ReduceMean", [piece, op.const([axis], numpy.int64)], keepdims=1)
-                         if op.opset >= 18 else op.node("ReduceMean", [piece], axes=[axis], keepdims=1))
+            parts.append(reduce_axes(op, "ReduceMean", piece, [axis], True))
         value = op.node("Concat", parts, axis=axis)
     return value
 
@@ -228,12 +226,7 @@ def _layer_norm(op, x, normalized_shape, weight, bias, eps):
     if op.opset >= 17:
         inputs = [op.value(x, dtype), scale] + ([op.value(bias, dtype)] if bias is not None else [])
         return op.node("LayerNormalization", inputs, axis=-k, epsilon=float(eps))
-    axes = list(range(-k, 0))
-    xv = op.value(x, dtype)
-    mean = op.node("ReduceMean", [xv], axes=axes, keepdims=1)
-    diff = op.node("Sub", [xv, mean])
-    var = op.node("ReduceMean", [op.node("Mul", [diff, diff])], axes=axes, keepdims=1)
-    normed = op.node("Div", [diff, op.node("Sqrt", [op.node("Add", [var, op.const(eps, dtype)])])])
+    normed = _standardize(op, op.value(x, dtype), list(range(-k, 0)), eps, dtype)
     out = op.node("Mul", [normed, scale])
     return op.node("Add", [out, op.value(bias, dtype)]) if bias is not None else out
 
@@ -249,19 +242,18 @@ def _nn_layer_norm(op):
     return _layer_norm(op, op.args[0], m.normalized_shape, m.weight, m.bias, m.eps)
 
 
+def _standardize(op, value, axes, eps, dtype):
+    """(x - mean) / sqrt(var + eps) over ``axes`` (the biased variance, as the normalization layers use)."""
+    diff = op.node("Sub", [value, reduce_axes(op, "ReduceMean", value, axes, True)])
+    var = reduce_axes(op, "ReduceMean", op.node("Mul", [diff, diff]), axes, True)
+    return op.node("Div", [diff, op.node("Sqrt", [op.node("Add", [var, op.const(eps, dtype)])])])
+
+
 def _group_norm(op, x, groups, weight, bias, eps):
     dtype = out_dtype(op)
     xv = op.value(x, dtype)
     grouped = op.node("Reshape", [xv, op.const([0, groups, -1], numpy.int64)])   # 0: keep the batch size
-    axes = [2]
-    mean = op.node("ReduceMean", [grouped, op.const(axes, numpy.int64)], keepdims=1) if op.opset >= 18 else \
-        op.node("ReduceMean", [grouped], axes=axes, keepdims=1)
-    diff = op.node("Sub", [grouped, mean])
-    square = op.node("Mul", [diff, diff])
-    var = op.node("ReduceMean", [square, op.const(axes, numpy.int64)], keepdims=1) if op.opset >= 18 else \
-        op.node("ReduceMean", [square], axes=axes, keepdims=1)
-    normed = op.node("Div", [diff, op.node("Sqrt", [op.node("Add", [var, op.const(eps, dtype)])])])
-    out = op.node("Reshape", [normed, op.node("Shape", [xv])])
+    out = op.node("Reshape", [_standardize(op, grouped, [2], eps, dtype), op.node("Shape", [xv])])
     channel_shape = [-1] + [1] * (x.ndim - 2)
     if weight is not None:
         out = op.node("Mul", [out, op.node("Reshape", [op.value(weight, dtype), op.const(channel_shape,
@@ -292,8 +284,7 @@ def _f_normalize(op):
     dtype = out_dtype(op)
     xv = op.value(x, dtype)
     axis = dim + x.ndim if dim < 0 else dim
-    norm = op.node(kind, [xv, op.const([axis], numpy.int64)], keepdims=1) if op.opset >= 18 else \
-        op.node(kind, [xv], axes=[axis], keepdims=1)
+    norm = reduce_axes(op, kind, xv, [axis], True)
     return op.node("Div", [xv, op.node("Max", [norm, op.const(eps, dtype)])])
 
 
@@ -333,21 +324,12 @@ def _nn_identity(op):
 
 @converts("nn.Flatten")
 def _nn_flatten(op):
-    from ._ops_tensor import _reshape
-    x, m = op.args[0], op.module
-    start = m.start_dim + x.ndim if m.start_dim < 0 else m.start_dim
-    end = m.end_dim + x.ndim if m.end_dim < 0 else m.end_dim
-    sizes = op.g.sizes_of(x)
-    return _reshape(op, x, list(sizes[:start]) + [-1] + list(sizes[end + 1:]))
+    return flatten_value(op, op.args[0], op.module.start_dim, op.module.end_dim)
 
 
 @converts("nn.Unflatten")
 def _nn_unflatten(op):
-    from ._ops_tensor import _reshape
-    x, m = op.args[0], op.module
-    dim = m.dim + x.ndim if m.dim < 0 else m.dim
-    sizes = op.g.sizes_of(x)
-    return _reshape(op, x, list(sizes[:dim]) + list(m.unflattened_size) + list(sizes[dim + 1:]))
+    return unflatten_value(op, op.args[0], op.module.dim, op.module.unflattened_size)
 
 
 # -- activations ----------------------------------------------------------------------------------------
@@ -629,8 +611,7 @@ def _nn_mha(op):
             raise AssertionError("need_weights=False returned weights")
         return [result, None]
     if op.arg("average_attn_weights", True):
-        weights = op.node("ReduceMean", [weights, op.const([1], numpy.int64)], keepdims=0) if op.opset >= 18 else \
-            op.node("ReduceMean", [weights], axes=[1], keepdims=0)
+        weights = reduce_axes(op, "ReduceMean", weights, [1], False)
     return [result, weights]
 
 

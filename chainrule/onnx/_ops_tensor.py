@@ -287,7 +287,7 @@ def _addmm(op):
 @converts(*method_and_function("dot"))
 def _dot(op):
     dtype = out_dtype(op)
-    return _reduce(op, "ReduceSum", op.node("Mul", [op.value(op.args[0], dtype), op.value(op.args[1], dtype)]), None,
+    return reduce_axes(op, "ReduceSum", op.node("Mul", [op.value(op.args[0], dtype), op.value(op.args[1], dtype)]), None,
                    False)
 
 
@@ -317,7 +317,7 @@ def _dims(dim, ndim):
     return sorted(_axis(d, ndim) for d in dims)
 
 
-def _reduce(op, kind, x, axes, keepdims):
+def reduce_axes(op, kind, x, axes, keepdims):
     """``kind`` over ``axes`` (None: all), with the axes as an input where the opset wants one."""
     if axes is not None and not axes:
         return op.node("Identity", [x])
@@ -333,7 +333,7 @@ def _reduction(kind):
     def convert(op):
         x = op.args[0]
         dtype = out_dtype(op)
-        return _reduce(op, kind, op.value(x, dtype), _dims(op.arg("dim"), x.ndim), op.arg("keepdim", False))
+        return reduce_axes(op, kind, op.value(x, dtype), _dims(op.arg("dim"), x.ndim), op.arg("keepdim", False))
     return convert
 
 
@@ -347,7 +347,7 @@ converts(*method_and_function("logsumexp"))(_reduction("ReduceLogSumExp"))
 def _amax(op):
     x = op.args[0]
     kind = "ReduceMax" if op.display.endswith("amax") else "ReduceMin"
-    return _reduce(op, kind, op.value(x), _dims(op.arg("dim"), x.ndim), op.arg("keepdim", False))
+    return reduce_axes(op, kind, op.value(x), _dims(op.arg("dim"), x.ndim), op.arg("keepdim", False))
 
 
 @converts(*method_and_function("max", "min"))
@@ -358,10 +358,10 @@ def _max(op):
     if isinstance(dim, Tensor) or other is not None:
         return _binary(kind)(op) if other is None else op.node(kind, [op.value(x), op.value(other, out_dtype(op))])
     if dim is None:
-        return _reduce(op, f"Reduce{kind}", op.value(x), None, False)
+        return reduce_axes(op, f"Reduce{kind}", op.value(x), None, False)
     keep = op.arg("keepdim", False)
     axis = _axis(dim, x.ndim)
-    values = _reduce(op, f"Reduce{kind}", op.value(x), [axis], keep)
+    values = reduce_axes(op, f"Reduce{kind}", op.value(x), [axis], keep)
     indices = op.node(f"Arg{kind}", [op.value(x)], axis=axis, keepdims=int(keep))
     return [values, indices]
 
@@ -386,9 +386,9 @@ def _var(op):
         correction = 0 if op.arg("unbiased") is False else 1
     keep = op.arg("keepdim", False)
     xv = op.value(x, dtype)
-    mean = _reduce(op, "ReduceMean", xv, axes, True)
+    mean = reduce_axes(op, "ReduceMean", xv, axes, True)
     diff = op.node("Sub", [xv, mean])
-    var = _reduce(op, "ReduceMean", op.node("Mul", [diff, diff]), axes, keep)
+    var = reduce_axes(op, "ReduceMean", op.node("Mul", [diff, diff]), axes, keep)
     if correction:
         sizes = op.g.sizes_of(x)
         count = 1
@@ -406,7 +406,7 @@ def _all(op):
         op.node("Cast", [op.node("Not", [op.node("Equal", [op.value(x), op.const(0, x._array.dtype)])])],
                 to=6)
     kind = "ReduceMin" if op.display.endswith("all") else "ReduceMax"
-    return op.g.cast(_reduce(op, kind, as_int, _dims(op.arg("dim"), x.ndim), op.arg("keepdim", False)), _BOOL)
+    return op.g.cast(reduce_axes(op, kind, as_int, _dims(op.arg("dim"), x.ndim), op.arg("keepdim", False)), _BOOL)
 
 
 @converts(*method_and_function("cumsum"))
@@ -421,13 +421,13 @@ def _norm(op):
     kind = {2: "ReduceL2", "fro": "ReduceL2", 2.0: "ReduceL2", 1: "ReduceL1", 1.0: "ReduceL1"}.get(p)
     if kind is None:
         op.fail(f"norm with p={p!r} is not exported (p=1, 2 and 'fro' are)")
-    return _reduce(op, kind, op.value(x, out_dtype(op)), _dims(op.arg("dim"), x.ndim), op.arg("keepdim", False))
+    return reduce_axes(op, kind, op.value(x, out_dtype(op)), _dims(op.arg("dim"), x.ndim), op.arg("keepdim", False))
 
 
 # -- shapes ---------------------------------------------------------------------------------------------
 
 
-def _reshape(op, x, shape):
+def reshape_to(op, x, shape):
     return op.node("Reshape", [op.value(x), op.g.ints(shape)], allowzero=1)
 
 
@@ -436,7 +436,7 @@ def _view(op):
     shape = _shape_arg(op.args[1:])
     if len(shape) == 1 and not isinstance(shape[0], int):
         op.fail(f"view with {shape[0]!r} (a dtype view) is not exported")
-    return _reshape(op, op.args[0], shape)
+    return reshape_to(op, op.args[0], shape)
 
 
 @converts("Tensor.view_as", "Tensor.reshape_as")
@@ -444,22 +444,29 @@ def _view_as(op):
     return op.node("Reshape", [op.value(op.args[0]), op.node("Shape", [op.value(op.args[1])])])
 
 
+def flatten_value(op, x, start, end):
+    """Dims ``start..end`` of ``x`` merged into one; the others kept (symbolically, in a dynamic export)."""
+    if x.ndim == 0:
+        return reshape_to(op, x, [1])
+    start, end = _axis(start, x.ndim), _axis(end, x.ndim)
+    sizes = op.g.sizes_of(x)
+    return reshape_to(op, x, list(sizes[:start]) + [-1] + list(sizes[end + 1:]))
+
+
+def unflatten_value(op, x, dim, shape):
+    dim = _axis(dim, x.ndim)
+    sizes = op.g.sizes_of(x)
+    return reshape_to(op, x, list(sizes[:dim]) + list(shape) + list(sizes[dim + 1:]))
+
+
 @converts(*method_and_function("flatten"))
 def _flatten(op):
-    x = op.args[0]
-    if x.ndim == 0:
-        return _reshape(op, x, [1])
-    start, end = _axis(op.arg("start_dim", 0), x.ndim), _axis(op.arg("end_dim", -1), x.ndim)
-    sizes = op.g.sizes_of(x)
-    return _reshape(op, x, list(sizes[:start]) + [-1] + list(sizes[end + 1:]))
+    return flatten_value(op, op.args[0], op.arg("start_dim", 0), op.arg("end_dim", -1))
 
 
 @converts(*method_and_function("unflatten"))
 def _unflatten(op):
-    x = op.args[0]
-    dim = _axis(op.arg("dim"), x.ndim)
-    sizes = op.g.sizes_of(x)
-    return _reshape(op, x, list(sizes[:dim]) + list(op.arg("sizes")) + list(sizes[dim + 1:]))
+    return unflatten_value(op, op.args[0], op.arg("dim"), op.arg("sizes"))
 
 
 @converts(*method_and_function("permute"))

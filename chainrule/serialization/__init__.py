@@ -115,3 +115,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             return legacy.load(source, map_location, weights_only, encoding, pickle_load_args)
         raise CheckpointError(f"chainrule.load: {source.name} is not a checkpoint (neither PyTorch's format nor "
                               f"chainrule's: it starts with {head[:8]!r})")
+
+
+from .._pytorch_api import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)   # a PyTorch name chainrule lacks: say so, naming it

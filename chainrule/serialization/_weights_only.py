@@ -16,14 +16,13 @@ It reads protocols 2 to 5 (``torch.save`` writes 2). A refusal raises ``WeightsO
 """
 import _compat_pickle
 import collections
-import io
 import pickle
 import struct
 
 from ..nn.parameter import Parameter
 from ..tensor import Tensor
 from . import _names, _rebuild, _safe_globals
-from .errors import CheckpointError, WeightsOnlyError
+from .errors import WeightsOnlyError
 
 _BLOCKED_MODULES = ("sys", "os", "posix", "nt")
 _SETITEM_TARGETS = (dict, collections.OrderedDict, collections.Counter)
@@ -301,12 +300,3 @@ class WeightsOnlyUnpickler:
 
 def _ascii(value):
     return value.decode("ascii") if isinstance(value, bytes) else value
-
-
-def loads(data, persistent_load=None, encoding="utf-8"):
-    return WeightsOnlyUnpickler(io.BytesIO(data), persistent_load, encoding).load()
-
-
-def raise_malformed(exc, name, entry):
-    """A Malformed stream as the CheckpointError the user sees."""
-    raise CheckpointError(f"chainrule.load: {name} is corrupted ({entry}: {exc})") from None
