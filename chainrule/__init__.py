@@ -10,7 +10,8 @@ A NumPy-backed Tensor with reverse-mode automatic differentiation and PyTorch's 
     x.grad          # tensor(3.)
 """
 from . import autograd, cpu, cuda, dtypes, ops
-from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (enable_grad, inference_mode, is_anomaly_enabled, is_grad_enabled, is_inference_mode_enabled,
+                       no_grad, set_grad_enabled)
 from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
                        LongTensor, ShortTensor)
 from .creation import (arange, as_tensor, diag, empty, empty_like, eye, from_numpy, full, full_like, linspace,

@@ -140,8 +140,8 @@ def multinomial(probs, num_samples, replacement=False, *, generator=None):
 # ----- in-place fills (what nn.init uses) ----------------------------------------------------------
 def _fill(x, values):
     from .ops.inplace import _check_recordable
-    from .autograd import grad_mode
-    if grad_mode.enabled and x._requires_grad:
+    from .autograd.grad_mode import is_grad_enabled
+    if is_grad_enabled() and x._requires_grad:
         _check_recordable(x)
     x._array[...] = values
     x._vc[0] += 1

@@ -16,8 +16,9 @@ from heapq import heappop, heappush
 
 from .._backend import xp as np
 
-from . import anomaly, grad_mode
+from . import anomaly
 from .. import dtypes
+from .grad_mode import state as grad_state   # this thread's grad mode
 
 # Filled in by chainrule.tensor and chainrule.ops.reduce once they are loaded (they import this
 # module, so it cannot import them at the top); looked up as globals, the cheapest lookup there is.
@@ -150,7 +151,7 @@ def record(out, name, inputs, backward, saved=(), save_output=False):
 
     Every op of every forward pass comes through here, so it is written for speed.
     """
-    if not grad_mode.enabled:
+    if not grad_state.enabled:
         return _make(out)
     edges = []
     recording = False
@@ -235,8 +236,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
             heappush(heap, (-node.seq, node))
     delivered = set()   # ids of arrays already stored as some .grad: never store one twice
 
-    prev_mode = grad_mode.enabled
-    grad_mode.enabled = create_graph
+    prev_mode = grad_state.enabled
+    grad_state.enabled = create_graph
     try:
         while heap:
             node = heappop(heap)[1]
@@ -262,7 +263,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
             if node.saved or node.out_version is not None:
                 _check_saved(node)
             grads = fn(g) if node.out_data is None else fn(g, node._output())
-            if anomaly.enabled:
+            if anomaly.enabled and anomaly.check_nan:
                 _check_nan(node, grads)
             if not retain_graph and (node.saved or node.out_data is not None):
                 node._release()   # it held tensors: free them (a node that held none can run again)
@@ -281,7 +282,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
                     buffers[nxt] = gi
                     heappush(heap, (-nxt.seq, nxt))
     finally:
-        grad_mode.enabled = prev_mode
+        grad_state.enabled = prev_mode
     return results
 
 

@@ -12,7 +12,7 @@
 
     y = Cube.apply(x)
 """
-from . import grad_mode
+from .grad_mode import no_grad
 from .engine import record
 
 
@@ -48,12 +48,8 @@ class Function:
     def apply(cls, *args):
         from ..tensor import Tensor
         ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
-        prev = grad_mode.enabled
-        grad_mode.enabled = False
-        try:
+        with no_grad():
             out = cls.forward(ctx, *args)
-        finally:
-            grad_mode.enabled = prev
         if not isinstance(out, Tensor):
             raise TypeError(f"{cls.__name__}.forward must return a single Tensor, got {type(out).__name__}")
 

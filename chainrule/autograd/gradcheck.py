@@ -40,9 +40,7 @@ def _numerical_jacobian(func, inputs, x, eps):
     """J[i, j] = d out_flat[i] / d x_flat[j] by central differences, for each output."""
     flat = x._array.reshape(-1)   # a view: nudging it nudges x
     columns = []
-    prev = grad_mode.enabled
-    grad_mode.enabled = False
-    try:
+    with grad_mode.no_grad():
         for j in range(flat.size):
             orig = flat[j]
             flat[j] = orig + eps
@@ -51,8 +49,6 @@ def _numerical_jacobian(func, inputs, x, eps):
             minus = [o._array.astype(np.float64).ravel().copy() for o in _outputs(func, inputs)]
             flat[j] = orig
             columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
-    finally:
-        grad_mode.enabled = prev
     n_out = len(columns[0]) if columns else 0
     return [np.stack([c[k] for c in columns], axis=1) if columns else None for k in range(n_out)]
 

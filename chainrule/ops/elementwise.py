@@ -9,7 +9,7 @@ import math
 from .._backend import xp as np
 
 from .. import dtypes
-from ..autograd import grad_mode
+from ..autograd.grad_mode import state as grad_state
 from ._common import (Tensor, _make, broadcast_error, float_array, half_in_float32, keep_bfloat16, operands, record,
                       requires, tensors, to_tensor)
 
@@ -60,7 +60,7 @@ def rsub(a, b, *, alpha=1):
 def mul(a, b):
     a, b, A, B = operands(a, b)
     out = _apply(np.multiply, a, b, A, B)
-    if not grad_mode.enabled:   # e.g. inside a backward pass: no rule to build (the hottest path)
+    if not grad_state.enabled:   # e.g. inside a backward pass: no rule to build (the hottest path)
         return _make(out)
     ra, rb = requires(a), requires(b)
     return record(out, "MulBackward0", (a, b),
@@ -79,7 +79,7 @@ def div(a, b, *, rounding_mode=None):
         if isinstance(B, np.ndarray):   # both sides: float32 / int64 would give float64 in NumPy
             B = B.astype(A.dtype)
     out = _apply(np.true_divide, a, b, A, B)
-    if not grad_mode.enabled:   # no rule to build (see mul)
+    if not grad_state.enabled:   # no rule to build (see mul)
         return _make(out)
     ra, rb = requires(a), requires(b)
     return record(out, "DivBackward0", (a, b),

@@ -9,7 +9,7 @@ counter goes up, so a backward rule that saved the old value refuses to run with
 from .._backend import xp as np
 
 from .. import dtypes
-from ..autograd import grad_mode
+from ..autograd.grad_mode import no_grad, state as grad_state
 from ._common import Tensor, _make, record, requires, to_tensor
 from .index import normalize_index
 
@@ -43,7 +43,7 @@ def _write(x, values):
 
 def apply_inplace(x, op, *args, **kwargs):
     """Make ``x`` hold ``op(x, *args, **kwargs)``, recording the change when gradients need it."""
-    if grad_mode.enabled and (x._requires_grad or any(requires(a) for a in args)):
+    if grad_state.enabled and (x._requires_grad or any(requires(a) for a in args)):
         _check_recordable(x)
         before = _make(x._array.copy(), x._requires_grad, x.grad_fn)
         result = op(before, *args, **kwargs)
@@ -56,7 +56,6 @@ def apply_inplace(x, op, *args, **kwargs):
         if x.grad_fn is not None and x.grad_fn.out_version is not None:
             x.grad_fn.out_version = (x._vc, x._vc[0])
         return x
-    from ..autograd.grad_mode import no_grad
     with no_grad():
         result = op(x, *args, **kwargs)
     _write(x, result._array)
@@ -75,7 +74,7 @@ def _take_history(x, node):
 def _arith_inplace(ufunc, op):
     """add_/sub_/mul_/div_: on the no-graph path a single NumPy call with ``out=`` (no temporaries)."""
     def method(x, other, *, alpha=1):
-        if not (grad_mode.enabled and (x._requires_grad or requires(other))):
+        if not (grad_state.enabled and (x._requires_grad or requires(other))):
             A = x._array
             B = other._array if isinstance(other, Tensor) else other
             if alpha != 1:
@@ -196,9 +195,9 @@ def zero_(x):
 
 
 def fill_(x, value):
-    if requires(value) and grad_mode.enabled:
+    if requires(value) and grad_state.enabled:
         return apply_inplace(x, lambda t, v: t * 0 + v, value)
-    if x._requires_grad and grad_mode.enabled:
+    if x._requires_grad and grad_state.enabled:
         # Recorded, as in PyTorch: x still requires grad, and its old history gets a zero gradient.
         v = value._array if isinstance(value, Tensor) else value
         return apply_inplace(x, lambda t: record(np.full_like(t._array, v), "FillBackward0", (t,),
@@ -211,9 +210,9 @@ def fill_(x, value):
 def copy_(x, src, non_blocking=False):
     """Copy ``src`` (broadcast to x's shape, cast to x's dtype) into ``x``; differentiable w.r.t. src."""
     src = to_tensor(src)
-    if requires(src) and grad_mode.enabled:
+    if requires(src) and grad_state.enabled:
         return apply_inplace(x, lambda t, s: (t * 0 + s).to(t.dtype), src)
-    if x.grad_fn is None and x._requires_grad and grad_mode.enabled:
+    if x.grad_fn is None and x._requires_grad and grad_state.enabled:
         _check_recordable(x)
     try:
         np.copyto(x._array, np.broadcast_to(src._array, x._array.shape), casting="unsafe")
@@ -227,7 +226,7 @@ def copy_(x, src, non_blocking=False):
 def setitem(x, idx, value):
     """``x[idx] = value``: recorded (gradient to both x's other elements and value) when needed."""
     index, advanced = normalize_index(idx)
-    if grad_mode.enabled and (x._requires_grad or requires(value)):
+    if grad_state.enabled and (x._requires_grad or requires(value)):
         _check_recordable(x)
         value = to_tensor(value) if not isinstance(value, (int, float, bool)) else value
         before = _make(x._array.copy(), x._requires_grad, x.grad_fn)

@@ -5,7 +5,8 @@ import collections
 from .._backend import xp as np
 
 from .. import dtypes
-from ..autograd import engine, grad_mode
+from ..autograd import engine
+from ..autograd.grad_mode import state as grad_state
 from ._autocast import autocast_to_float32
 from ._common import Tensor, _make, c_order, half_in_float32, normalize_dims, numpy_argument_names, record, requires
 from .elementwise import exp, sqrt, where
@@ -232,7 +233,7 @@ def prod(x, dim=None, keepdim=False, *, dtype=None):
             return (g_k * out_k / x,)
         # With zeros, out / x is undefined: use the product of all the other elements instead
         # (as Tensor ops when building a graph for double backward, else straight in NumPy).
-        if grad_mode.enabled:
+        if grad_state.enabled:
             return (g_k * _prod_of_others_differentiable(x, dims),)
         return (g_k * _make(_prod_of_others(x._array, dims)),)
     return record(out, "ProdBackward1" if dim is not None else "ProdBackward0", (x,), backward,
