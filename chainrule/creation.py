@@ -151,6 +151,9 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     values = [float(v) if isinstance(v, Tensor) else v for v in (start, end, step)]
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if (values[1] - values[0]) * values[2] < 0:   # e.g. arange(0, 10, -1): PyTorch refuses, NumPy gives []
+        raise RuntimeError(f"upper bound and lower bound inconsistent with step sign (start {values[0]}, "
+                           f"end {values[1]}, step {values[2]})")
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
         dtype = dtypes.int64 if is_int else dtypes.get_default_dtype()

@@ -143,3 +143,12 @@ def scalar_category(value):
 
 def default_for_category(category):
     return (bool, int64, _default_float)[category]
+
+
+_KERNEL_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "uint8": "Byte", "int8": "Char",
+                 "int16": "Short", "int32": "Int", "int64": "Long", "bool": "Bool"}
+
+
+def kernel_name(d):
+    """PyTorch's C++ name of a dtype ('Long' for int64), as its "not implemented for 'Long'" errors say."""
+    return _KERNEL_NAMES[to_dtype(d).name]

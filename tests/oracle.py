@@ -109,3 +109,69 @@ def check(fn, inputs, *, rtol=RTOL, atol=ATOL, grad=True, seed=0, torch_fn=None)
             assert c.grad is not None, f"input {i}: chainrule's gradient is None, torch's is not"
             assert_same(c.grad, t.grad, f"grad of input {i}", rtol, atol)
     return cr_out, th_out
+
+
+# ----- outcomes: a value or an exception, compared across the two libraries ----------------------
+class Raised:
+    """What a call raised, for comparing with the other library (the type, and the message to read)."""
+
+    def __init__(self, exc):
+        self.type, self.message = type(exc), str(exc)
+
+    def __repr__(self):
+        return f"Raised({self.type.__name__}: {self.message[:200]})"
+
+
+def outcome(fn, lib):
+    """``fn(lib)`` turned into plain data: NumPy arrays for tensors (with their dtype name and whether
+    they require grad), lists for sequences, or a ``Raised`` for an exception."""
+    try:
+        return _plain(fn(lib))
+    except Exception as exc:   # noqa: BLE001  (the outcome being compared)
+        return Raised(exc)
+
+
+def _plain(value):
+    if isinstance(value, (chainrule.Tensor, torch.Tensor)):
+        return ("tensor", str(value.dtype).replace("torch.", ""), value.requires_grad,
+                value.detach().numpy().copy())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def assert_same_outcome(fn, *, rtol=RTOL, atol=ATOL, same_exception_type=True):
+    """``fn(torch)`` and ``fn(chainrule)`` both raise (the same exception type), or both return equal
+    values: tensors of the same shape and dtype, NaN where the other has NaN, and the same
+    requires_grad. Returns chainrule's outcome."""
+    th, cr = outcome(fn, torch), outcome(fn, chainrule)
+    _compare(cr, th, "result", rtol, atol, same_exception_type)
+    return cr
+
+
+def _compare(cr, th, what, rtol, atol, same_exception_type):
+    if isinstance(th, Raised) or isinstance(cr, Raised):
+        assert isinstance(th, Raised) and isinstance(cr, Raised), f"{what}: torch gave {th!r}, chainrule {cr!r}"
+        if same_exception_type:
+            assert cr.type is th.type, f"{what}: torch raised {th!r}, chainrule {cr!r}"
+        return
+    if isinstance(th, tuple) and th and th[0] == "tensor":
+        assert isinstance(cr, tuple) and cr and cr[0] == "tensor", f"{what}: torch gave a tensor, chainrule {cr!r}"
+        assert cr[1] == th[1], f"{what}: dtype {cr[1]} vs torch {th[1]}"
+        assert cr[2] == th[2], f"{what}: requires_grad {cr[2]} vs torch {th[2]}"
+        a, b = cr[3], th[3]
+        assert a.shape == b.shape, f"{what}: shape {a.shape} vs torch {b.shape}"
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=what)
+        return
+    if isinstance(th, list):
+        assert isinstance(cr, list) and len(cr) == len(th), f"{what}: torch gave {len(th)} items, chainrule {cr!r}"
+        for i, (c, t) in enumerate(zip(cr, th)):
+            _compare(c, t, f"{what}[{i}]", rtol, atol, same_exception_type)
+        return
+    if isinstance(th, float) and np.isnan(th):
+        assert isinstance(cr, float) and np.isnan(cr), f"{what}: {cr!r} vs torch nan"
+        return
+    assert cr == th, f"{what}: {cr!r} vs torch {th!r}"

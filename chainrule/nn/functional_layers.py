@@ -15,6 +15,7 @@ from ..autograd.engine import record
 from ..compiler import raise_if
 from ..ops._common import c_order, half_in_float32
 from ..ops._autocast import autocast_to_float32, autocast_to_lower_precision
+from ..ops.activation import hardtanh
 from ..ops.index import index_put_into_zeros
 from ..ops.linalg import matmul_tn
 from ..tensor import Tensor, _make
@@ -292,7 +293,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise RuntimeError(f"batch_norm(): {name} should contain {C} elements (one per channel of input "
                                f"of shape {list(X.shape)}), not {t.numel()}")
     dims = (0,) + tuple(range(2, X.ndim))
-    if training:
+    if training and X.size == 0:
+        out = input   # an empty batch: nothing to normalise, running statistics unchanged (as PyTorch)
+    elif training:
         n = X.size // C
         if n <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
@@ -325,7 +328,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     N, C = input.shape[0], input.shape[1]
     if C % num_groups:
         raise RuntimeError(f"Expected number of channels in input ({C}) to be divisible by num_groups ({num_groups})")
-    x = input.reshape(N, num_groups, -1)
+    x = input.reshape(N, num_groups, (C // num_groups) * math.prod(input.shape[2:]))   # no -1: N may be 0
     mean = x.mean(-1, keepdim=True)
     c = x - mean
     out = (c * ((c * c).mean(-1, keepdim=True) + eps).rsqrt()).reshape(input.shape)
@@ -425,11 +428,11 @@ def softsign(input):
 
 
 def hardsigmoid(input, inplace=False):
-    return ((input + 3) / 6).clamp(0.0, 1.0)
+    return hardtanh((input + 3) / 6, 0.0, 1.0)   # hardtanh: gradient 0 at x = ±3, as in PyTorch
 
 
 def hardswish(input, inplace=False):
-    return input * ((input + 3) / 6).clamp(0.0, 1.0)
+    return input * hardtanh((input + 3) / 6, 0.0, 1.0)   # gradient 0 at -3 and 1 at 3, as in PyTorch
 
 
 def selu(input, inplace=False):

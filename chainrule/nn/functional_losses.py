@@ -18,7 +18,7 @@ from .. import dtypes
 from ..ops._autocast import autocast_to_float32
 from ..autograd import grad_mode
 from ..autograd.engine import record
-from ..ops._common import broadcast_error
+from ..ops._common import _promote_arrays, broadcast_error
 from ..ops.activation import log_softmax, logsigmoid
 from ..ops.elementwise import where
 from ..tensor import Tensor, _make
@@ -71,6 +71,13 @@ def _as_tensor(x, name, fn):
     return x
 
 
+def _refuse_integer_input(input, kernel):
+    """PyTorch has no integer kernel for these losses: say so, as it does, rather than compute one."""
+    if input._array.dtype.kind != "f":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtypes.kernel_name(input.dtype)}\' '
+                                  f"(the input must be floating point; convert it with .float())")
+
+
 # ----- regression losses --------------------------------------------------------------------------
 @autocast_to_float32
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -78,13 +85,15 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _warn_size(_as_tensor(input, "input", "mse_loss"), _as_tensor(target, "target", "mse_loss"), "mse_loss")
+    A, B = input._array, target._array
+    if A.dtype != B.dtype:
+        dt = _promote_arrays(A, B)
+        A, B = A.astype(dt), B.astype(dt)
+    if A.dtype.kind != "f":
+        _refuse_integer_input(input if input._array.dtype.kind != "f" else target, "mse_cpu")
     if weight is not None:
         d = input - target
         return _reduce(d * d * weight, reduction)
-    A, B = input._array, target._array
-    if A.dtype != B.dtype:
-        dt = np.promote_types(A.dtype, B.dtype)
-        A, B = A.astype(dt), B.astype(dt)
     try:
         D = A - B
     except ValueError as exc:
@@ -124,6 +133,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta, got {delta}")
     _warn_size(_as_tensor(input, "input", "huber_loss"), _as_tensor(target, "target", "huber_loss"), "huber_loss")
+    _refuse_integer_input(input, "huber_cpu")
     d = input - target
     ad = d.abs()
     loss = where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
@@ -141,6 +151,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
     _warn_size(_as_tensor(input, "input", "smooth_l1_loss"), _as_tensor(target, "target", "smooth_l1_loss"),
                "smooth_l1_loss")
+    _refuse_integer_input(input, "smooth_l1_cpu")
     d = input - target
     ad = d.abs()
     if beta == 0:
@@ -164,11 +175,13 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
     X, T = input._array, target._array
+    _refuse_integer_input(input, "binary_cross_entropy")
     if X.dtype != T.dtype:
         raise RuntimeError(f"binary_cross_entropy(): expected input and target to have the same dtype, but got "
                            f"{input.dtype} and {target.dtype}")
-    if X.size:   # a check on values that a captured step's replays make too
-        raise_if((X < 0) | (X > 1), lambda flag: RuntimeError("all elements of input should be between 0 and 1"))
+    if X.size:   # checks on values that a captured step's replays make too (NaN fails them as well)
+        raise_if(~((X >= 0) & (X <= 1)), lambda flag: RuntimeError("all elements of input should be between 0 and 1"))
+        raise_if(~((T >= 0) & (T <= 1)), lambda flag: RuntimeError("all elements of target should be between 0 and 1"))
     with np.errstate(divide="ignore"):
         out = (T - 1) * np.maximum(np.log1p(-X), -100) - T * np.maximum(np.log(X), -100)
 
@@ -196,6 +209,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _as_tensor(target, "target", "binary_cross_entropy_with_logits")
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    _refuse_integer_input(input, "log_sigmoid_cpu")
+    if target._array.dtype.kind != "f":
+        raise RuntimeError(f"binary_cross_entropy_with_logits(): the target must be floating point like the "
+                           f"input, got {target.dtype} (convert it with .float())")
     if pos_weight is None:
         loss = (1 - target) * input - logsigmoid(input)
     else:
@@ -219,9 +236,10 @@ class _ClassTargets:
         X, T = input._array, target._array
         if X.ndim == 0:
             raise ValueError(f"{fn}(): input must have at least 1 dimension (C) or (N, C, ...), got a 0-d tensor")
-        if T.dtype.kind not in "iu":
-            raise RuntimeError(f"{fn}(): expected an integer (Long) class-index target, but got {target.dtype} "
-                               f"(shape {list(T.shape)}; input shape {list(X.shape)})")
+        if T.dtype not in (np.int64, np.uint8):
+            raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                               f"{dtypes.kernel_name(target.dtype)} ({fn}(): class-index target of shape "
+                               f"{list(T.shape)}, input shape {list(X.shape)}; convert it with .long())")
         cd = 0 if X.ndim == 1 else 1
         expected = X.shape[:1] + X.shape[2:] if X.ndim > 1 else ()
         if T.shape != expected:
@@ -332,7 +350,7 @@ def _cross_entropy_indices(input, target, weight, ignore_index, reduction, eps):
         raise RuntimeError(f"cross_entropy(): expected a floating-point input (logits), got {input.dtype}")
     T = target._array
     if (X.ndim == 2 and weight is None and eps == 0 and reduction == "mean" and T.shape == X.shape[:1]
-            and T.dtype.kind in "iu" and X.shape[0]):
+            and T.dtype == np.int64 and X.shape[0]):   # (int32 targets: refused below)
         return _cross_entropy_batch(input, X, T, ignore_index)
     tg = _ClassTargets(input, target, weight, ignore_index, "cross_entropy")
     cd, C = tg.cd, tg.C
@@ -441,6 +459,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in ("mean", "sum", "none", "batchmean"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    if input._array.dtype.kind != "f" or target._array.dtype.kind != "f":
+        raise RuntimeError(f"kl_div: Integral inputs not supported (got input {input.dtype}, target "
+                           f"{target.dtype}).")
     if reduction == "mean":
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
                       "'batchmean' divides only by the batch size, and aligns with the KL div math definition."

@@ -9,8 +9,8 @@ from .activation import (elu, gelu, hardtanh, leaky_relu, log_softmax, logsigmoi
                          softmax, softplus)
 from .elementwise import (abs, add, addcdiv, addcmul, allclose, bitwise_and, bitwise_not, bitwise_or,
                           bitwise_xor, ceil, clamp, clamp_max, clamp_min, clone, cos, div, eq, equal, erf,
-                          exp, exp2, expm1, floor, floor_divide, ge, gt, isclose, isfinite, isinf, isnan, le,
-                          lerp, log, log1p, log2, log10, logical_and, logical_not, logical_or, logical_xor,
+                          exp, exp2, expm1, floor, floor_divide, fmod, ge, gt, isclose, isfinite, isinf, isnan,
+                          le, lerp, log, log1p, log2, log10, logical_and, logical_not, logical_or, logical_xor,
                           lt, maximum, minimum, mul, nan_to_num, ne, neg, pow, reciprocal, relu, remainder,
                           round, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tan, tanh, trunc, where)
 from .histogram import histc, histogram
@@ -19,12 +19,12 @@ from .index import (gather, index_select, masked_fill, masked_select, nonzero, s
 from .linalg import bmm, dot, einsum, matmul, mm, mv, outer
 from .reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, cumprod, cumsum, logsumexp, max, mean,
                      min, norm, prod, std, std_mean, sum, var, var_mean)
-from .compose import (addmm, baddbmm, diff, fmod, index_add, index_add_, index_fill, index_fill_, meshgrid,
+from .compose import (addmm, baddbmm, diff, index_add, index_add_, index_fill, index_fill_, meshgrid,
                       nansum, repeat_interleave, scatter_, scatter_add_, tile)
 from .sort import argsort, bincount, median, sort, topk, unique
-from .shape import (broadcast_tensors, broadcast_to, cat, chunk, concat, concatenate, expand, flatten,
-                    flip, hstack, narrow, permute, repeat, reshape, roll, select, split, squeeze, stack,
-                    swapaxes, t, transpose, tril, triu, unbind, unflatten, unsqueeze, view, vstack)
+from .shape import (broadcast_tensors, broadcast_to, cat, chunk, concat, concatenate, diagonal, expand,
+                    flatten, flip, hstack, narrow, permute, repeat, reshape, roll, select, split, squeeze,
+                    stack, swapaxes, t, transpose, tril, triu, unbind, unflatten, unsqueeze, view, vstack)
 
 clip = clamp
 absolute = abs
@@ -50,7 +50,7 @@ _METHODS = [
     "matmul", "mm", "bmm", "dot", "mv", "outer",
     "all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "cumprod", "cumsum", "logsumexp", "max", "mean",
     "min", "norm", "prod", "std", "sum", "var",
-    "broadcast_to", "chunk", "expand", "flatten", "flip", "narrow", "permute", "repeat", "reshape", "roll",
+    "broadcast_to", "chunk", "diagonal", "expand", "flatten", "flip", "narrow", "permute", "repeat", "reshape", "roll",
     "select", "split", "squeeze", "swapaxes", "t", "transpose", "tril", "triu", "unbind", "unflatten",
     "unsqueeze", "view", "softmax", "log_softmax",
     "argsort", "bincount", "median", "sort", "topk", "unique", "histc", "histogram",

@@ -7,45 +7,53 @@ import math
 
 from .._backend import xp as np
 
-from ._common import c_order, float_array, half_in_float32, record
-from .elementwise import erf, exp, sigmoid, tanh, where
+from .. import dtypes
+from ..tensor import _check_dim
+from ._common import c_order, half_in_float32, record
+from .elementwise import erf, exp, expm1, masked_grad, sigmoid, tanh, where
 
 
-def _dim(x, dim):
+def _prepare(x, dim, dtype, name):
+    """The input (cast to ``dtype``), its array viewed as at least 1-D, and ``dim`` checked.
+
+    A 0-d input is softmaxed as one element (so NaN and inf give NaN, as in PyTorch); integer inputs
+    are refused, as PyTorch refuses them (pass ``dtype=`` to convert).
+    """
+    if dtype is not None:
+        x = x.to(dtype)
     if dim is None:  # PyTorch's legacy implicit choice
         dim = 0 if x.ndim in (0, 1, 3) else 1
-    return dim
+    dim = _check_dim(dim, x.ndim)
+    A = x._array
+    if A.dtype.kind != "f":
+        raise NotImplementedError(f'"{name}_lastdim_kernel_impl" not implemented for '
+                                  f"'{dtypes.kernel_name(x.dtype)}' (pass dtype= to softmax a float copy)")
+    return x, (A.reshape(1) if A.ndim == 0 else A), dim
 
 
 @half_in_float32
 def softmax(x, dim=None, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim``, with the max subtracted first so nothing overflows."""
-    if dtype is not None:
-        x = x.to(dtype)
-    dim = _dim(x, dim)
-    A = float_array(x)
-    if A.ndim == 0:
-        out = np.ones_like(A)
+    x, A, dim = _prepare(x, dim, dtype, "softmax")
+    if A.size == 0:
+        out = A.copy()
     else:
         e = np.exp(A - A.max(axis=dim, keepdims=True))
         out = c_order(e / e.sum(axis=dim, keepdims=True))
-    return record(out, "SoftmaxBackward0", (x,),
+    return record(out.reshape(x._array.shape), "SoftmaxBackward0", (x,),
                   lambda g, y: (y * (g - (g * y).sum(dim, keepdim=True)),), save_output=True)
 
 
 @half_in_float32
 def log_softmax(x, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``: the log-probabilities, exact even where softmax underflows."""
-    if dtype is not None:
-        x = x.to(dtype)
-    dim = _dim(x, dim)
-    A = float_array(x)
-    if A.ndim == 0:
-        out = np.zeros_like(A)
+    x, A, dim = _prepare(x, dim, dtype, "log_softmax")
+    if A.size == 0:
+        out = A.copy()
     else:
         shifted = A - A.max(axis=dim, keepdims=True)
         out = c_order(shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True)))
-    return record(out, "LogSoftmaxBackward0", (x,),
+    return record(out.reshape(x._array.shape), "LogSoftmaxBackward0", (x,),
                   lambda g, y: (g - exp(y) * g.sum(dim, keepdim=True),), save_output=True)
 
 
@@ -55,7 +63,8 @@ def leaky_relu(x, negative_slope=0.01, inplace=False):
 
 @half_in_float32
 def elu(x, alpha=1.0, inplace=False):
-    return where(x > 0, x, alpha * (exp(where(x > 0, 0.0, x)) - 1))
+    """x for x > 0, else alpha·(e^x − 1), with expm1 so that tiny negative x keep their value."""
+    return where(x > 0, x, alpha * expm1(where(x > 0, 0.0, x)))
 
 
 @half_in_float32
@@ -85,11 +94,20 @@ def softplus(x, beta=1.0, threshold=20.0):
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
-    return x.clamp(min_val, max_val)
+    """x clamped to [min_val, max_val]; unlike clamp, the gradient is 0 at the two kinks (PyTorch's)."""
+    if max_val < min_val:
+        raise ValueError(f"min_val cannot be greater than max_val (got min_val={min_val}, max_val={max_val})")
+    if inplace:
+        from .inplace import apply_inplace
+        return apply_inplace(x, lambda t: hardtanh(t, min_val, max_val))
+    A = x._array
+    out = np.clip(A, min_val, max_val).astype(A.dtype, copy=False)
+    return record(out, "HardtanhBackward0", (x,),
+                  lambda g: (masked_grad(g, ~((x._array <= min_val) | (x._array >= max_val))),), saved=(x,))
 
 
 def relu6(x, inplace=False):
-    return x.clamp(0.0, 6.0)
+    return hardtanh(x, 0.0, 6.0, inplace)
 
 
 @half_in_float32

@@ -1,5 +1,5 @@
 """Ops that PyTorch scripts use and that are compositions of primitives (so they need no backward
-rule of their own): tile, repeat_interleave, meshgrid, addmm, baddbmm, fmod, nansum, diff,
+rule of their own): tile, repeat_interleave, meshgrid, addmm, baddbmm, nansum, diff,
 index_add, and the in-place scatter/index forms that optimizers and one-hot code use.
 """
 from .._backend import xp as np
@@ -7,7 +7,7 @@ from .._backend import xp as np
 from ._autocast import autocast_to_lower_precision
 from ._common import Tensor, _make, numpy_argument_names, to_tensor
 from .elementwise import isnan, where
-from .index import index_put_into_zeros, index_select, scatter, scatter_add
+from .index import checked_positions, index_put_into_zeros, index_select, scatter, scatter_add
 from .inplace import apply_inplace
 from .linalg import matmul
 from .reduce import sum
@@ -67,13 +67,6 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return addmm(input, batch1, batch2, beta=beta, alpha=alpha)
 
 
-def fmod(a, b):
-    """The remainder with the sign of the dividend (C's fmod): a − trunc(a / b)·b."""
-    a = to_tensor(a)
-    quotient = (a / b).detach().trunc()   # piecewise constant: no gradient flows through it
-    return a - quotient * b
-
-
 @numpy_argument_names
 def nansum(x, dim=None, keepdim=False, *, dtype=None):
     """``sum`` treating NaN as zero (and passing no gradient to NaN positions)."""
@@ -83,6 +76,8 @@ def nansum(x, dim=None, keepdim=False, *, dtype=None):
 def diff(x, n=1, dim=-1, prepend=None, append=None):
     """Differences of neighbours along ``dim``, ``n`` times."""
     from .shape import cat
+    if x.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
     parts = [t for t in (prepend, x, append) if t is not None]
     out = cat(parts, dim) if len(parts) > 1 else x
     for _ in range(n):
@@ -93,8 +88,9 @@ def diff(x, n=1, dim=-1, prepend=None, append=None):
 
 def index_add(x, dim, index, source, *, alpha=1):
     """A copy of ``x`` with ``alpha·source`` added at ``index`` along ``dim`` (repeats accumulate)."""
-    d = dim % max(x.ndim, 1)
-    idx = (slice(None),) * d + (to_tensor(index)._array.astype(np.int64),)
+    from ..tensor import _check_dim
+    d = _check_dim(dim, x.ndim)
+    idx = (slice(None),) * d + (checked_positions(x, d, index, "index_add").reshape(-1),)
     return x + index_put_into_zeros(source * alpha if alpha != 1 else source, x._array.shape, idx, True)
 
 

@@ -33,6 +33,19 @@ def _kind(X):
     return "b" if isinstance(X, bool) else "i" if isinstance(X, int) else "f"
 
 
+def masked_grad(g, keep):
+    """``g`` where the boolean array ``keep`` holds, else 0: selected, not multiplied, so an inf or
+    NaN gradient stays out of the positions the op cut off (inf·0 would be NaN there), as in PyTorch."""
+    G = g._array
+    return record(np.where(keep, G, np.zeros((), G.dtype)), "MaskedGradBackward", (g,),
+                  lambda gg: (masked_grad(gg, keep),))
+
+
+def zero_grad(g, shape=None):
+    """The gradient of a piecewise-constant op: zeros (not ``g * 0``, which is NaN where g is inf)."""
+    return _make(np.zeros(g._array.shape if shape is None else shape, g._array.dtype))
+
+
 # ----- arithmetic --------------------------------------------------------------------------------
 def add(a, b, *, alpha=1):
     if alpha != 1:
@@ -68,12 +81,16 @@ def mul(a, b):
                   saved=tensors(b if ra else None, a if rb else None))
 
 
+def _check_integer_divisor(A, B):
+    """Integer division by zero raises in PyTorch (NumPy would quietly give 0)."""
+    if _kind(A) in "iub" and _kind(B) in "iub" and not np.all(B):
+        raise RuntimeError("ZeroDivisionError")
+
+
 def div(a, b, *, rounding_mode=None):
     a, b, A, B = operands(a, b)
     if rounding_mode is not None:
-        out = _apply(np.true_divide, a, b, A, B)
-        out = np.floor(out) if rounding_mode == "floor" else np.trunc(out)
-        return _make(out.astype(np.result_type(A, B)) if np.result_type(A, B).kind != "f" else out)
+        return _rounded_div(a, b, A, B, rounding_mode)
     if _kind(A) != "f" and _kind(B) != "f":
         A = np.asarray(A).astype(dtypes.get_default_dtype().np)   # true division of integers is float
         if isinstance(B, np.ndarray):   # both sides: float32 / int64 would give float64 in NumPy
@@ -91,18 +108,59 @@ def rdiv(a, b):
     return div(b, a)
 
 
+def _rounded_div(a, b, A, B, rounding_mode):
+    """``div(a, b, rounding_mode='floor'|'trunc')``: piecewise constant, so its gradient is zero (as
+    PyTorch's DivBackward2: the result still requires grad when an input does)."""
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                         f"'{rounding_mode}'")
+    if _kind(A) == "b" and _kind(B) == "b":
+        raise NotImplementedError(f'"div_{rounding_mode}_cpu" not implemented for \'Bool\'')
+    _check_integer_divisor(A, B)
+    if rounding_mode == "floor":
+        out = _apply(np.floor_divide, a, b, A, B)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.trunc(_apply(np.true_divide, a, b, A, B))
+        kind = np.result_type(A, B)
+        if kind.kind != "f":
+            out = out.astype(kind)
+    return record(out, "DivBackward2", (a, b), lambda g: (zero_grad(g), zero_grad(g)))
+
+
 def floor_divide(a, b):
+    """``a // b``, rounding toward minus infinity. PyTorch has no derivative for it: the result
+    requires grad when an input does, and backward through it raises PyTorch's error."""
     a, b, A, B = operands(a, b)
-    return _make(_apply(np.floor_divide, a, b, A, B))
+    if _kind(A) == "b" and _kind(B) == "b":
+        raise NotImplementedError("\"div_floor_cpu\" not implemented for 'Bool'")
+    _check_integer_divisor(A, B)
+    return record(_apply(np.floor_divide, a, b, A, B), "NotImplemented", (a, b), _no_floor_divide_derivative)
+
+
+def _no_floor_divide_derivative(g):
+    raise RuntimeError("derivative for aten::floor_divide is not implemented")
 
 
 def remainder(a, b):
+    """Python's ``%``: the remainder with the sign of the divisor, a − floor(a / b)·b."""
     a, b, A, B = operands(a, b)
-    ra = requires(a)
+    _check_integer_divisor(A, B)
     rb = requires(b)
-    # a - floor(a / b) * b: the gradient is 1 for a and -floor(a / b) for b.
+    # The gradient is 1 for a and -floor(a / b) for b.
     return record(_apply(np.remainder, a, b, A, B), "RemainderBackward0", (a, b),
-                  lambda g: (g if ra else None, -g * floor_divide(a, b) if rb else None),
+                  lambda g: (g, -g * div(a, b, rounding_mode="floor") if rb else None),
+                  saved=tensors(a, b) if rb else ())
+
+
+def fmod(a, b):
+    """C's fmod: the remainder with the sign of the dividend, computed exactly (not a − trunc(a/b)·b,
+    which loses it for large quotients and gives NaN for an infinite divisor)."""
+    a, b, A, B = operands(a, b)
+    _check_integer_divisor(A, B)
+    rb = requires(b)
+    return record(_apply(np.fmod, a, b, A, B), "FmodBackward0", (a, b),
+                  lambda g: (g, -g * div(a, b, rounding_mode="trunc") if rb else None),
                   saved=tensors(a, b) if rb else ())
 
 
@@ -122,7 +180,7 @@ def pow(a, b):
 
         def backward(g):
             if b == 0:
-                return (g * 0,)
+                return (zero_grad(g),)
             if b == 2:   # the square in every MSE: one op fewer than the general rule
                 return (g * (2 * a),)
             return (g * (b * a ** (b - 1)),)
@@ -136,7 +194,8 @@ def pow(a, b):
         out = _apply(np.power, a, b, a._array if isinstance(a, Tensor) else A, B)
 
     def backward(g, out):
-        ga = g * (b * a ** (b - 1)) if ra else None
+        # d/da = b·a^(b-1), taken as 0 where b = 0 (0·0^-1 would be NaN at a = 0: x ** x at 0).
+        ga = where(b == 0, 0.0, g * (b * a ** (b - 1))) if ra else None
         gb = None
         if rb:
             zero_base = (a == 0) & (b >= 0)
@@ -163,10 +222,12 @@ def _minmax(a, b, ufunc, wins, name):
     out = _apply(ufunc, a, b, A, B)
 
     def backward(g):
-        # Where the two are equal the gradient is split evenly, as in PyTorch.
+        # PyTorch's rule: where the two are equal each gets half; a side gets nothing only where the
+        # other one wins, so where either is NaN (no comparison holds) both get the whole gradient.
         A_, B_ = operands(a, b)[2:]
-        share_a = _make((wins(A_, B_) + 0.5 * (A_ == B_)).astype(g._array.dtype))
-        return (g * share_a if ra else None, g * (1 - share_a) if rb else None)
+        shared = where(_make(np.broadcast_to(A_ == B_, out.shape)), g / 2, g)
+        return (masked_grad(shared, ~wins(B_, A_)) if ra else None,
+                masked_grad(shared, ~wins(A_, B_)) if rb else None)
     return record(out, name, (a, b), backward, saved=tensors(a, b))
 
 
@@ -202,13 +263,7 @@ def clamp(x, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        # Tensor bounds: a composition, so the bounds get their share of the gradient too.
-        out = x
-        if min is not None:
-            out = where(out < min, min, out)
-        if max is not None:
-            out = where(out > max, max, out)
-        return out
+        return _clamp_tensor(x, min, max)
     A = x._array
     if not dtypes.is_float_np(A.dtype) and (isinstance(min, float) or isinstance(max, float)):
         A = A.astype(dtypes.get_default_dtype().np)
@@ -222,8 +277,44 @@ def clamp(x, min=None, max=None):
             inside &= x._array >= min
         if max is not None:
             inside &= x._array <= max
-        return (g * _make(inside),)
+        return (masked_grad(g, inside),)
     return record(out, "ClampBackward1", (x,), backward, saved=(x,))
+
+
+def _clamp_tensor(x, min, max):
+    """clamp with tensor bounds: ``minimum(maximum(x, min), max)``, NaN anywhere giving NaN.
+
+    The gradient follows PyTorch's rule: x gets it where min <= x <= max; min where x < min < max;
+    max where x > max, or wherever max < min (then max is the result).
+    """
+    A = x._array
+    lo = None if min is None else operands(x, min)[3]
+    hi = None if max is None else operands(x, max)[3]
+    out = A
+    if lo is not None:
+        out = _apply(np.maximum, x, min, out, lo)
+    if hi is not None:
+        out = _apply(np.minimum, x, max, out, hi)
+    if out is A:
+        out = A.copy()
+    shape = out.shape
+
+    def backward(g):
+        X = x._array
+        keep_x = np.ones(shape, dtype=bool)
+        if lo is not None:
+            keep_x &= X >= lo
+        if hi is not None:
+            keep_x &= X <= hi
+        g_min = g_max = None
+        if requires(min):
+            keep = X < lo if hi is None else (X < lo) & (lo < hi)
+            g_min = masked_grad(g, np.broadcast_to(keep, shape))
+        if requires(max):
+            keep = X > hi if lo is None else (X > hi) | (hi < lo)
+            g_max = masked_grad(g, np.broadcast_to(keep, shape))
+        return (masked_grad(g, keep_x) if requires(x) else None, g_min, g_max)
+    return record(out, "ClampBackward0", (x, min, max), backward, saved=tensors(x, min, max))
 
 
 def clamp_min(x, min):
@@ -352,8 +443,9 @@ def relu(x):
 def relu_backward(g, y):
     """g where the output is positive, else 0, as one op (see tanh_backward)."""
     positive = y._array > 0
-    return record(g._array * positive, "ThresholdBackwardBackward0", (g, y),
-                  lambda gg: (gg * _make(positive), None))
+    G = g._array
+    return record(np.where(positive, G, np.zeros((), G.dtype)), "ThresholdBackwardBackward0", (g, y),
+                  lambda gg: (masked_grad(gg, positive), None))
 
 
 def erf(x):
@@ -372,19 +464,27 @@ def _erf(a):
 def _zero_grad_op(fn, name):
     """Piecewise-constant functions: their gradient is zero wherever it exists (as in PyTorch)."""
     def op(x):
-        return record(fn(x._array), name, (x,), lambda g: (g * 0,))
-    op.__name__ = fn.__name__
+        return record(fn(x._array), name, (x,), lambda g: (zero_grad(g),))
+    op.__name__ = name[:-len("Backward0")].lower()
     return op
 
 
-sign = _zero_grad_op(np.sign, "SignBackward0")
+def _sign(A):
+    """-1, 0 or 1; NaN gives 0, as PyTorch's sign does (NumPy's gives NaN)."""
+    out = np.sign(A)
+    if A.dtype.kind == "f":
+        out = np.where(np.isnan(out), np.zeros((), A.dtype), out)
+    return out
+
+
+sign = _zero_grad_op(_sign, "SignBackward0")
 floor = _zero_grad_op(np.floor, "FloorBackward0")
 ceil = _zero_grad_op(np.ceil, "CeilBackward0")
 trunc = _zero_grad_op(np.trunc, "TruncBackward0")
 
 
 def round(x, *, decimals=0):
-    return record(np.round(x._array, decimals), "RoundBackward0", (x,), lambda g: (g * 0,))
+    return record(np.round(x._array, decimals), "RoundBackward0", (x,), lambda g: (zero_grad(g),))
 
 
 def cast(x, dtype):

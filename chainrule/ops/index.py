@@ -31,7 +31,11 @@ def normalize_index(idx):
             out.append(a)
             advanced = True
         elif isinstance(i, slice):
-            out.append(slice(*(int(v) if isinstance(v, Tensor) else v for v in (i.start, i.stop, i.step))))
+            i = slice(*(int(v) if isinstance(v, Tensor) else v for v in (i.start, i.stop, i.step)))
+            if i.step is not None and i.step < 0:   # NumPy would reverse; PyTorch refuses (use flip)
+                raise ValueError(f"step must be greater than zero (got the slice step {i.step}; use flip() "
+                                 f"to reverse)")
+            out.append(i)
         elif isinstance(i, bool):
             out.append(np.asarray(i))
             advanced = True
@@ -45,6 +49,10 @@ def normalize_index(idx):
 
 def getitem(x, idx):
     index, advanced = normalize_index(idx)
+    if not advanced and Ellipsis not in index:
+        # A trailing ``...`` changes nothing but makes NumPy return a 0-d *view* where integers pick one
+        # element (not a copied scalar), so x[0].zero_() writes into x.
+        index = index + (Ellipsis,)
     A = x._array
     try:
         out = c_order(A[index]) if advanced else A[index]
@@ -93,27 +101,43 @@ def _along_dim_index(index_array, dim):
     return tuple(grids)
 
 
+def _dim_index(x, dim, index, name):
+    """``(dim, index array)`` for gather/scatter: same number of dims as x, every index in range."""
+    from ..tensor import _check_dim
+    I = to_tensor(index)._array
+    A = x._array
+    if I.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index (got {dtypes.from_numpy_dtype(I.dtype)})")
+    if I.ndim != A.ndim and not (I.ndim <= 1 and A.ndim <= 1):
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor "
+                           f"(got {I.ndim} and {A.ndim})")
+    d = _check_dim(dim, A.ndim)
+    n = A.shape[d] if A.ndim else 1
+    if I.size and (I.min() < 0 or I.max() >= n):
+        bad = int(I[(I < 0) | (I >= n)].reshape(-1)[0])
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+    if A.ndim == 0:   # a 0-d input behaves as one element (index 0)
+        return d, I.reshape(()).astype(np.int64, copy=False)
+    return d, I.astype(np.int64, copy=False)
+
+
 def gather(x, dim, index):
     """``out[i][j] = x[i][index[i][j]]`` for dim=1 (and likewise for other dims)."""
-    I = to_tensor(index)._array
-    if I.ndim != x._array.ndim:
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor "
-                           f"(got {I.ndim} and {x._array.ndim})")
-    d = dim % max(I.ndim, 1)
-    return getitem(x, _along_dim_index(I.astype(np.int64, copy=False), d))
+    d, I = _dim_index(x, dim, index, "gather")
+    if x._array.ndim == 0:
+        return getitem(x, ()) if I.ndim == 0 else x.reshape(1)[_make(I)]
+    return getitem(x, _along_dim_index(I, d))
 
 
 def scatter_add(x, dim, index, src):
-    I = to_tensor(index)._array.astype(np.int64, copy=False)
-    d = dim % max(I.ndim, 1)
+    d, I = _dim_index(x, dim, index, "scatter_add")
     src = src[tuple(slice(0, n) for n in I.shape)] if src.shape != I.shape else src
     return x + index_put_into_zeros(src, x._array.shape, _along_dim_index(I, d), True)
 
 
 def scatter(x, dim, index, src=None, value=None):
     """Write ``src`` (or ``value``) into a copy of ``x`` at ``index`` along ``dim``."""
-    I = to_tensor(index)._array.astype(np.int64, copy=False)
-    d = dim % max(I.ndim, 1)
+    d, I = _dim_index(x, dim, index, "scatter")
     full = _along_dim_index(I, d)
     mask = np.zeros(x._array.shape, dtype=bool)
     mask[full] = True
@@ -131,8 +155,29 @@ def scatter(x, dim, index, src=None, value=None):
 
 
 def index_select(x, dim, index):
-    d = dim % max(x._array.ndim, 1)
-    return getitem(x, (slice(None),) * d + (to_tensor(index)._array,))
+    """The slices of ``x`` along ``dim`` at the positions in the 1-D ``index`` (each in [0, size))."""
+    from ..tensor import _check_dim
+    d = _check_dim(dim, x._array.ndim)
+    I = checked_positions(x, d, index, "index_select")
+    if x._array.ndim == 0:
+        return x.reshape(1)[_make(I)].reshape(())
+    return getitem(x, (slice(None),) * d + (I,))
+
+
+def checked_positions(x, d, index, name):
+    """``index`` as an int64 array of positions along dim ``d`` of x: 0-d or 1-D, integer, in range
+    (index_select, index_add and embeddings refuse negative positions, unlike x[i])."""
+    I = to_tensor(index)._array
+    if I.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int32 or int64 for index (got "
+                           f"{dtypes.from_numpy_dtype(I.dtype)})")
+    if I.ndim > 1:
+        raise IndexError(f"{name}(): Index is supposed to be a vector (got shape {list(I.shape)})")
+    n = x._array.shape[d] if x._array.ndim else 1
+    if I.size and (I.min() < 0 or I.max() >= n):
+        bad = int(I[(I < 0) | (I >= n)].reshape(-1)[0])
+        raise IndexError(f"index out of range in self ({name}: position {bad} along dimension {d} of size {n})")
+    return I.astype(np.int64, copy=False).reshape(-1) if I.ndim else I.astype(np.int64)
 
 
 def masked_fill(x, mask, value):

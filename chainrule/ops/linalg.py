@@ -7,6 +7,11 @@ from ._common import _HALF_FLOATS, half_in_float32, record, requires, to_tensor
 
 def _check(a, b, op):
     A, B = a._array, b._array
+    if A.dtype == bool or B.dtype == bool:   # PyTorch has no bool matrix product (NumPy's is logical)
+        kernel = ("dot" if A.ndim == 1 and B.ndim == 1 else "addmv_impl_cpu" if B.ndim == 1 or A.ndim == 1
+                  else "addmm_impl_cpu_" if A.ndim == 2 and B.ndim == 2 else "bmm")
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\' ({op} of shapes '
+                                  f"{list(A.shape)} and {list(B.shape)}; convert with .float() or .long())")
     if A.dtype != B.dtype:
         raise RuntimeError(f"{op}: expected both operands to have the same dtype, but got "
                            f"{a.dtype} and {b.dtype} (shapes {list(A.shape)} and {list(B.shape)}); "
@@ -75,6 +80,7 @@ def dot(a, b):
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
                            f"[{b.shape[0]}] to have the same number of elements, but got "
                            f"{a.shape[0]} and {b.shape[0]} elements respectively")
+    _check(a, b, "dot")
     ra, rb = requires(a), requires(b)
     return record(np.dot(a._array, b._array), "DotBackward0", (a, b),
                   lambda g: (g * b if ra else None, g * a if rb else None), saved=(a, b))
@@ -135,9 +141,16 @@ def einsum(equation, *operands):
         if len(term) != op.ndim:
             raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(term)}) does not "
                                f"match the number of dimensions ({op.ndim}) for operand")
-        # Repeated letters in one term (a diagonal) are not supported by this simple path.
-        if len(set(term)) != len(term):
-            raise NotImplementedError("einsum with a repeated index in one operand is not supported")
+        # A letter repeated within one term ("ii->i") takes that operand's diagonal (moved last).
+        while len(set(term)) != len(term):
+            c = next(c for c in term if term.count(c) > 1)
+            i = term.index(c)
+            j = term.index(c, i + 1)
+            if op.shape[i] != op.shape[j]:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand but the sizes don't "
+                                   f"match, {op.shape[i]} != {op.shape[j]}")
+            op = op.diagonal(0, i, j)
+            term = term[:i] + term[i + 1:j] + term[j + 1:] + c
         for c, s in zip(term, op.shape):
             sizes.setdefault(c, s)
         order = [term.index(c) for c in letters if c in term]

@@ -9,7 +9,7 @@ from ..autograd import engine
 from ..autograd.grad_mode import state as grad_state
 from ._autocast import autocast_to_float32
 from ._common import Tensor, _make, c_order, half_in_float32, normalize_dims, numpy_argument_names, record, requires
-from .elementwise import exp, sqrt, where
+from .elementwise import exp, masked_grad, sqrt, where
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
 
@@ -124,13 +124,23 @@ def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
 
 
+def check_reduction_size(A, dims, name, explicit_dim):
+    """PyTorch's errors for a reduction with no identity (max, argmax, ...) over nothing."""
+    if A.size == 0 and not explicit_dim:
+        raise (IndexError if name.startswith("arg") else RuntimeError)(
+            f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
+            + ("" if name.startswith("arg") else " Specify the reduction dim with the 'dim' argument."))
+    for d in dims:
+        if A.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
 def _extreme(x, dim, keepdim, np_reduce, name):
-    """amax/amin: ties share the gradient evenly, as in PyTorch."""
+    """amax/amin: ties share the gradient evenly, as in PyTorch (its rule, (g / count)·mask, gives
+    NaN to a group whose extreme is NaN)."""
     A = x._array
-    if A.size == 0:
-        raise IndexError(f"{name.split('Backward')[0].lower()}(): Expected reduction dim to be specified "
-                         f"for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
     dims = normalize_dims(dim, A.ndim)
+    check_reduction_size(A, dims, name[:4].lower(), dim is not None)
     out = np_reduce(A, axis=dims, keepdims=keepdim)
     shape = A.shape
 
@@ -138,7 +148,7 @@ def _extreme(x, dim, keepdim, np_reduce, name):
         out_k = out if keepdim else out.reshape(_keep_shape(shape, dims))
         hit = x == out_k
         count = hit.sum(dims, keepdim=True)
-        return (_expand_back(g, shape, dims, keepdim) * hit / count,)
+        return (_expand_back(g, shape, dims, keepdim) / count * hit,)
     return record(out, name, (x,), backward, saved=(x,), save_output=True)
 
 
@@ -152,6 +162,22 @@ def amin(x, dim=(), keepdim=False):
     return _extreme(x, None if dim == () else dim, keepdim, np.min, "AminBackward0")
 
 
+def _extreme_all(x, np_reduce, name):
+    """max()/min() of all elements: the gradient is shared evenly by the elements equal to the result
+    (by the NaNs when it is NaN), and is exactly 0 elsewhere, as PyTorch's evenly_distribute_backward."""
+    A = x._array
+    check_reduction_size(A, (), name[:3].lower(), False)
+    value = np_reduce(A)
+    return record(value, name, (x,), lambda g: (evenly_distribute(g, x, value),), saved=(x,))
+
+
+def evenly_distribute(g, x, value):
+    """g / k at each of the k elements of x equal to ``value`` (each NaN when it is NaN), 0 elsewhere."""
+    X = x._array
+    hit = np.isnan(X) if np.isnan(value) else X == value
+    return masked_grad(g / int(hit.sum()), hit)
+
+
 def _extreme_along(x, dim, keepdim, np_arg, name):
     """max/min along one dim: ``(values, indices)``; the gradient goes to the chosen index."""
     A = x._array
@@ -159,8 +185,7 @@ def _extreme_along(x, dim, keepdim, np_arg, name):
     if A.ndim == 0:
         return values_indices(x.clone() if requires(x) else x, _make(np.array(0)))
     d = d[0]
-    if A.shape[d] == 0:
-        raise IndexError(f"max(): Expected reduction dim {d} to have non-zero size.")
+    check_reduction_size(A, (d,), name[:3].lower(), True)
     idx = np_arg(A, axis=d, keepdims=True)
     values = np.take_along_axis(A, idx, axis=d)
     if not keepdim:
@@ -182,7 +207,7 @@ def max(x, dim=None, keepdim=False, *, other=None):
         from .elementwise import maximum
         return maximum(x, dim if other is None else other)
     if dim is None:
-        return _extreme(x, None, False, np.max, "MaxBackward1")
+        return _extreme_all(x, np.max, "MaxBackward1")
     return _extreme_along(x, dim, keepdim, np.argmax, "MaxBackward0")
 
 
@@ -192,19 +217,19 @@ def min(x, dim=None, keepdim=False, *, other=None):
         from .elementwise import minimum
         return minimum(x, dim if other is None else other)
     if dim is None:
-        return _extreme(x, None, False, np.min, "MinBackward1")
+        return _extreme_all(x, np.min, "MinBackward1")
     return _extreme_along(x, dim, keepdim, np.argmin, "MinBackward0")
 
 
 def _arg(np_arg, name):
     def op(x, dim=None, keepdim=False):
         A = x._array
-        if A.size == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
         if dim is None:
+            check_reduction_size(A, (), name, False)
             out = np_arg(A.reshape(-1))
             return _make(np.array(out, dtype=np.int64).reshape((1,) * A.ndim if keepdim else ()))
         d = normalize_dims(dim, A.ndim)
+        check_reduction_size(A, d, name, True)
         d = d[0] if d else 0
         out = np_arg(A, axis=d, keepdims=keepdim) if A.ndim else np.array(0)
         return _make(np.asarray(out, dtype=np.int64))

@@ -4,6 +4,8 @@ Ops whose result shares memory with the input (reshape of contiguous data, trans
 return views: they share the input's version counter, so an in-place change through either is seen
 by any backward rule that saved the other.
 """
+import math
+
 from .._backend import xp as np
 
 from ..tensor import _check_dim
@@ -31,6 +33,9 @@ def reshape(x, *shape):
     try:
         out = A.reshape(shape)
     except ValueError:
+        if A.size == 0 and -1 in shape:
+            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+                               f"unspecified dimension size -1 can be any value and is ambiguous") from None
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {A.size}") from None
     in_shape = A.shape
     return _as_view(x, record(out, "ViewBackward0", (x,), lambda g: (g.reshape(in_shape),)))
@@ -85,12 +90,28 @@ def flatten(x, start_dim=0, end_dim=-1):
     s, e = _check_dim(start_dim, len(shape)), _check_dim(end_dim, len(shape))
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    return reshape(x, shape[:s] + (-1 if 0 not in shape[s:e + 1] else 0,) + shape[e + 1:])
+    # The flattened size itself, not -1: with a zero-size dim elsewhere, -1 would be ambiguous.
+    return reshape(x, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
 def unflatten(x, dim, sizes):
+    """Split dim ``dim`` into ``sizes``; a -1 there is inferred from that dim's size alone."""
     shape = x._array.shape
     d = _check_dim(dim, len(shape))
+    sizes = [int(n) for n in sizes]
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    known = math.prod(n for n in sizes if n != -1)
+    if sizes.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if -1 in sizes:
+        if known == 0 or shape[d] % known:
+            raise RuntimeError(f"unflatten: cannot infer the -1 in sizes {sizes} from the size of dim {d} "
+                               f"({shape[d]}) of the input of shape {list(shape)}")
+        sizes[sizes.index(-1)] = shape[d] // known
+    elif known != shape[d]:
+        raise RuntimeError(f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {d} "
+                           f"({shape[d]}) in the input tensor")
     return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1:])
 
 
@@ -124,6 +145,7 @@ def permute(x, *dims):
 def transpose(x, dim0, dim1):
     n = x._array.ndim
     if n == 0:
+        _check_dim(dim0, 0), _check_dim(dim1, 0)
         return x
     order = list(range(n))
     d0, d1 = _check_dim(dim0, n), _check_dim(dim1, n)
@@ -213,10 +235,18 @@ def repeat(x, *sizes):
 
 def flip(x, dims):
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = tuple(_check_dim(d, x._array.ndim) for d in dims)
+    if x._array.ndim == 0:
+        dims = ()   # dim 0 (or -1) of a 0-d tensor: nothing to flip
     return record(np.flip(x._array, dims).copy(), "FlipBackward0", (x,), lambda g: (g.flip(dims),))
 
 
 def roll(x, shifts, dims=None):
+    if dims is not None:
+        for d in (dims if isinstance(dims, (tuple, list)) else (dims,)):
+            if x._array.ndim == 0:
+                raise IndexError(f"Dimension specified as {d} but tensor has no dimensions")
+            _check_dim(d, x._array.ndim)
     out = c_order(np.roll(x._array, shifts, dims))
     back = tuple(-s for s in shifts) if isinstance(shifts, (tuple, list)) else -shifts
     return record(out, "RollBackward0", (x,), lambda g: (g.roll(back, dims),))
@@ -292,7 +322,20 @@ def vstack(tensors):
 
 
 def narrow(x, dim, start, length):
+    """``length`` elements of dim ``dim`` from ``start`` (a negative start counts from the end), a view."""
+    if x._array.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _check_dim(dim, x._array.ndim)
+    n = x._array.shape[d]
+    start, length = int(start), int(length)
+    if not -n <= start <= n:
+        raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
+    if start < 0:
+        start += n
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
     return x[(slice(None),) * d + (slice(start, start + length),)]
 
 
@@ -302,6 +345,8 @@ def select(x, dim, index):
 
 
 def split(x, split_size_or_sections, dim=0):
+    if x._array.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _check_dim(dim, x._array.ndim)
     n = x._array.shape[d]
     if isinstance(split_size_or_sections, int):
@@ -320,21 +365,66 @@ def split(x, split_size_or_sections, dim=0):
 
 
 def chunk(x, chunks, dim=0):
-    n = x._array.shape[_check_dim(dim, x._array.ndim)]
-    return split(x, max(-(-n // chunks), 1), dim)
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if x._array.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    d = _check_dim(dim, x._array.ndim)
+    n = x._array.shape[d]
+    if n == 0:   # PyTorch's rule: `chunks` empty pieces
+        return tuple(narrow(x, d, 0, 0) for _ in range(chunks))
+    return split(x, -(-n // chunks), dim)
 
 
 def unbind(x, dim=0):
+    if x._array.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     d = _check_dim(dim, x._array.ndim)
     return tuple(select(x, d, i) for i in range(x._array.shape[d]))
 
 
+def _diagonal_view(A, offset, d1, d2):
+    """The diagonal of A's dims (d1, d2) as a NumPy view, last, writable when A is (np.diagonal's is not)."""
+    start = [slice(None)] * A.ndim
+    if offset >= 0:
+        start[d2] = slice(offset, None)
+    else:
+        start[d1] = slice(-offset, None)
+    B = A[tuple(start)]
+    other = [i for i in range(A.ndim) if i not in (d1, d2)]
+    shape = [B.shape[i] for i in other] + [min(B.shape[d1], B.shape[d2])]
+    strides = [B.strides[i] for i in other] + [B.strides[d1] + B.strides[d2]]
+    return np.lib.stride_tricks.as_strided(B, shape, strides, writeable=B.flags.writeable)
+
+
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal of dims ``dim1``, ``dim2`` (moved last), a view as in PyTorch; ``offset`` > 0 above."""
+    A = x._array
+    d1, d2 = _check_dim(dim1, A.ndim), _check_dim(dim2, A.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    in_shape, dtype = A.shape, A.dtype
+
+    def backward(g):
+        z = np.zeros(in_shape, dtype)
+        _diagonal_view(z, offset, d1, d2)[...] = g._array
+        return (record(z, "DiagonalBackwardBackward0", (g,), lambda gg: (diagonal(gg, offset, d1, d2),)),)
+    return _as_view(x, record(_diagonal_view(A, offset, d1, d2), "DiagonalBackward0", (x,), backward))
+
+
+def _check_matrix(x, name):
+    if x._array.ndim < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions (got {x._array.ndim})")
+
+
 def tril(x, diagonal=0):
-    mask = _make(np.tril(np.ones(x._array.shape[-2:], dtype=bool), diagonal))
-    return record(np.tril(x._array, diagonal), "TrilBackward0", (x,), lambda g: (g * mask,))
+    """The lower triangle; its gradient is the gradient's lower triangle (zeros selected, not
+    multiplied in, so an inf gradient above the diagonal does not become NaN)."""
+    _check_matrix(x, "tril")
+    return record(np.tril(x._array, diagonal), "TrilBackward0", (x,), lambda g: (tril(g, diagonal),))
 
 
 def triu(x, diagonal=0):
-    mask = _make(np.triu(np.ones(x._array.shape[-2:], dtype=bool), diagonal))
-    return record(np.triu(x._array, diagonal), "TriuBackward0", (x,), lambda g: (g * mask,))
+    _check_matrix(x, "triu")
+    return record(np.triu(x._array, diagonal), "TriuBackward0", (x,), lambda g: (triu(g, diagonal),))
 

@@ -8,14 +8,16 @@ import collections
 from .._backend import xp as np
 
 from .. import dtypes
-from ._common import _make, normalize_dims, numpy_argument_names, to_tensor
+from ..tensor import _check_dim
+from ._common import _make, normalize_dims, numpy_argument_names, record, to_tensor
 from .index import gather
+from .reduce import evenly_distribute
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
 
 
 def _dim(x, dim):
-    return normalize_dims(dim, x._array.ndim)[0] if x._array.ndim else 0
+    return _check_dim(dim, x._array.ndim)   # a 0-d tensor accepts dim 0 and -1 only
 
 
 def _order(A, d, descending):
@@ -58,14 +60,22 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
 
 @numpy_argument_names
 def median(x, dim=None, keepdim=False):
-    """The lower median (PyTorch's: no averaging of the middle two); with ``dim``, ``(values, indices)``."""
+    """The lower median (PyTorch's: no averaging of the middle two), NaN if any element is NaN;
+    with ``dim``, ``(values, indices)`` per slice.
+
+    Without ``dim`` the gradient is shared evenly by every element equal to the median (all the NaNs
+    when it is NaN), as PyTorch shares it; with ``dim`` it goes to the chosen index.
+    """
     A = x._array
     if dim is None:
-        if A.size == 0:
-            return _make(np.array(np.nan, dtype=A.dtype))
-        flat = x.reshape(-1)
-        idx = _order(flat._array, 0, False)[(A.size - 1) // 2]
-        return flat[int(idx)]
+        flat = A.reshape(-1)
+        if flat.size == 0:
+            value = np.array(np.nan, dtype=A.dtype)
+        elif A.dtype.kind == "f" and np.isnan(flat).any():
+            value = np.array(np.nan, dtype=A.dtype)
+        else:
+            value = np.array(np.partition(flat, (flat.size - 1) // 2)[(flat.size - 1) // 2])
+        return record(value, "MedianBackward0", (x,), lambda g: (evenly_distribute(g, x, value),), saved=(x,))
     d = _dim(x, dim)
     if A.ndim and A.shape[d] == 0:
         raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
@@ -73,6 +83,9 @@ def median(x, dim=None, keepdim=False):
         return values_indices(x.clone(), _make(np.zeros((), dtype=np.int64)))
     order = _order(A, d, False)
     idx = np.take(order, [(A.shape[d] - 1) // 2], axis=d)
+    if A.dtype.kind == "f":   # a slice holding NaN has median NaN, at its first NaN (as in PyTorch)
+        nan = np.isnan(A)
+        idx = np.where(nan.any(axis=d, keepdims=True), np.argmax(nan, axis=d, keepdims=True), idx)
     indices = _make(idx)
     values = gather(x, d, indices)
     if not keepdim:

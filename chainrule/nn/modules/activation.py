@@ -21,7 +21,7 @@ class ReLU6(ReLU):
     """min(max(0, x), 6)."""
 
     def forward(self, input):
-        return input.clamp_(0.0, 6.0) if self.inplace else F.relu6(input)
+        return F.relu6(input, self.inplace)
 
 
 class LeakyReLU(Module):
@@ -173,7 +173,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self):
         return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")

@@ -57,6 +57,21 @@ def _uniform_init(module, hidden_size):
 
 
 # ----- full sequence layers -----------------------------------------------------------------------
+def _check_hx_kind(name, hx, is_lstm):
+    """An LSTM's state is the pair (h_0, c_0), the others' a single h_0: name what is expected, not
+    "not enough values to unpack"."""
+    if hx is None:
+        return
+    from ...tensor import Tensor
+    if is_lstm:
+        if not (isinstance(hx, (tuple, list)) and len(hx) == 2 and all(isinstance(h, Tensor) for h in hx)):
+            got = type(hx).__name__ + (f" of {len(hx)}" if isinstance(hx, (tuple, list)) else "")
+            raise TypeError(f"{name}: hx must be a tuple (h_0, c_0) of two tensors, got a {got}")
+    elif not isinstance(hx, Tensor):
+        raise TypeError(f"{name}: hx must be one tensor h_0 (only an LSTM takes a pair (h_0, c_0)), got a "
+                        f"{type(hx).__name__}")
+
+
 class RNNBase(Module):
     """The shared machinery of RNN, LSTM and GRU: parameters per layer and direction, the time loop."""
 
@@ -118,6 +133,7 @@ class RNNBase(Module):
 
     def forward(self, input, hx=None):
         is_lstm = self.mode == "LSTM"
+        _check_hx_kind(type(self).__name__, hx, is_lstm)
         if input.ndim not in (2, 3):
             raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.ndim}D tensor")
         batched = input.ndim == 3
@@ -238,6 +254,7 @@ class RNNCellBase(Module):
         _uniform_init(self, self.hidden_size)
 
     def _prepare(self, input, hx):
+        _check_hx_kind(type(self).__name__, hx, isinstance(self, LSTMCell))
         if input.ndim not in (1, 2):
             raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.ndim}D instead")
         if input.shape[-1] != self.input_size:
