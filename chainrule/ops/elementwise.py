@@ -112,7 +112,7 @@ def _rounded_div(a, b, A, B, rounding_mode):
     """``div(a, b, rounding_mode='floor'|'trunc')``: piecewise constant, so its gradient is zero (as
     PyTorch's DivBackward2: the result still requires grad when an input does)."""
     if rounding_mode not in ("floor", "trunc"):
-        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                          f"'{rounding_mode}'")
     if _kind(A) == "b" and _kind(B) == "b":
         raise NotImplementedError(f'"div_{rounding_mode}_cpu" not implemented for \'Bool\'')

@@ -285,16 +285,19 @@ def cat(tensors, dim=0):
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size "
                                    f"{ref.shape[k]} but got size {a.shape[k]} for tensor number {i} in the list.")
     out = c_order(np.concatenate([arrays[i] for i in keep], axis=d))
-    sizes = [arrays[i].shape[d] for i in keep]
-    inputs = tuple(tensors[i] for i in keep)
+    # Each input's extent along d; a skipped 1-D empty input still gets its (empty) gradient.
+    sizes = [arrays[i].shape[d] if i in keep else None for i in range(len(arrays))]
 
     def backward(g):
         pieces, start = [], 0
         for n in sizes:
+            if n is None:
+                pieces.append(_make(np.zeros(0, g._array.dtype)))
+                continue
             pieces.append(g.narrow(d, start, n))
             start += n
         return tuple(pieces)
-    return record(out, "CatBackward0", inputs, backward)
+    return record(out, "CatBackward0", tensors, backward)
 
 
 concat = concatenate = cat
