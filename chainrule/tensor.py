@@ -62,6 +62,10 @@ class Tensor:
     _post_accumulate_hooks = None
     _accum = None                  # the leaf's AccumulateGrad node, made on first use
     _is_view = False               # shares memory (and version counter) with another tensor
+    _base = None                   # a differentiable view's root base (autograd/views.py); detach() has none
+    _view_creation = None          # why in-place changes through this view are refused (views.py)
+    _views = None                  # a base's live views (weak references), refreshed after an in-place op
+    _views_limit = 16              # when to prune dead ones from _views
 
     # NumPy must hand binary ops with a Tensor on the right back to us (ndarray * Tensor -> Tensor).
     __array_ufunc__ = None
@@ -199,7 +203,8 @@ class Tensor:
         self._vc[0] += 1
 
     def detach(self):
-        """A tensor sharing this one's values and version counter, cut from the graph."""
+        """A tensor sharing this one's values and version counter, cut from the graph (a view that
+        is not differentiable: an in-place op on it records its own history, not its base's)."""
         t = _make(self._array)
         t._vc = self._vc
         t._is_view = True
@@ -407,7 +412,7 @@ class Tensor:
 
     def _copy_state(self, other):
         for name in ("_array", "_requires_grad", "grad_fn", "_grad", "_vc", "_hooks",
-                     "_post_accumulate_hooks", "_accum", "_is_view"):
+                     "_post_accumulate_hooks", "_accum", "_is_view", "_base", "_view_creation"):
             setattr(self, name, getattr(other, name))
 
     def __reduce_ex__(self, protocol):

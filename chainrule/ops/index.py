@@ -7,6 +7,7 @@ a repeated index accumulates. That scatter is itself an op whose backward is ind
 from .._backend import xp as np
 
 from .. import dtypes
+from ..autograd.views import make_view
 from ._common import Tensor, _make, c_order, record, to_tensor
 from .elementwise import where
 
@@ -61,9 +62,8 @@ def getitem(x, idx):
     shape = A.shape
     result = record(out, "IndexBackward0" if advanced else _basic_name(index), (x,),
                     lambda g: (index_put_into_zeros(g, shape, index, advanced),))
-    if not advanced:   # basic indexing gives a view: it shares the version counter
-        result._vc = x._vc
-        result._is_view = True
+    if not advanced:   # basic indexing gives a view
+        make_view(x, result)
     return result
 
 

@@ -1,27 +1,36 @@
 """In-place ops: ``add_``, ``mul_``, ``zero_``, ``copy_``, ``x[idx] = v``, ``w -= lr * w.grad`` ...
 
 Two paths. When no graph is recorded (``no_grad``, or nothing requires grad) the new values are
-written straight into the tensor's array: the optimizer's hot path. When a graph is recorded, the
-op runs out of place on a snapshot of the old value (which carries the old history), the result is
-written into the array, and the tensor takes the result's ``grad_fn``. Either way the version
-counter goes up, so a backward rule that saved the old value refuses to run with the new one.
+written straight into the tensor's array (through a view, into its base's): the optimizer's hot
+path. When a graph is recorded, the op runs out of place on a snapshot of the old value (which
+carries the old history), the result is written into the array, and the tensor takes the result's
+history; if the tensor is a view, its base's history is rewritten instead (``autograd/views.py``).
+Either way the version counter goes up, so a backward rule that saved the old value refuses to run
+with the new one.
 """
 from .._backend import xp as np
 
 from .. import dtypes
+from ..autograd import views
 from ..autograd.grad_mode import no_grad, state as grad_state
 from ._common import Tensor, _make, record, requires, to_tensor
+from .elementwise import masked_grad, zero_grad
 from .index import normalize_index
 
 
+def recording(x, *args):
+    """Does an in-place change of ``x`` (by ``args``) need a graph? Also when x is a view that does not
+    require grad of a base that does (made under no_grad): then PyTorch refuses the change."""
+    return grad_state.enabled and (x._requires_grad or any([requires(a) for a in args])
+                                   or (x._base is not None and x._base._requires_grad))
+
+
 def _check_recordable(x):
-    if x.grad_fn is None and x._requires_grad:
+    if x._base is not None:
+        views.check_view_inplace(x)
+    elif x.grad_fn is None and x._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation. "
                            "Wrap the update in `with torch.no_grad():`, or use an out-of-place op.")
-    if x._is_view:
-        raise RuntimeError("in-place operation on a view (a slice, reshape, transpose or detach() of "
-                           "another tensor) while recording gradients is not supported by chainrule; "
-                           "use an out-of-place op (e.g. torch.where or torch.cat) instead")
 
 
 def _write(x, values):
@@ -41,26 +50,37 @@ def _write(x, values):
                            f"{list(np.broadcast_shapes(A.shape, np.shape(values)))}") from None
 
 
-def apply_inplace(x, op, *args, **kwargs):
-    """Make ``x`` hold ``op(x, *args, **kwargs)``, recording the change when gradients need it."""
-    if grad_state.enabled and (x._requires_grad or any(requires(a) for a in args)):
+def apply_inplace(x, op, *args, reads_old=True, **kwargs):
+    """Make ``x`` hold ``op(x, *args, **kwargs)``, recording the change when gradients need it.
+
+    reads_old: False for ops whose result does not depend on x's old values (copy_, fill_), which
+    then need no snapshot of them.
+    """
+    if recording(x, *args):
         _check_recordable(x)
-        before = _make(x._array.copy(), x._requires_grad, x.grad_fn)
-        result = op(before, *args, **kwargs)
-        if result._array.shape != x._array.shape:
-            _write(x, result._array)   # raises the shape error
-        x._array[...] = result._array
-        _take_history(x, result.grad_fn)
-        x._requires_grad = result._requires_grad
-        x._vc[0] += 1
-        if x.grad_fn is not None and x.grad_fn.out_version is not None:
-            x.grad_fn.out_version = (x._vc, x._vc[0])
+        before = _make(x._array.copy() if reads_old else x._array, x._requires_grad, x.grad_fn)
+        commit(x, op(before, *args, **kwargs))
         return x
     with no_grad():
         result = op(x, *args, **kwargs)
     _write(x, result._array)
     x._vc[0] += 1
     return x
+
+
+def commit(x, result):
+    """Write ``result`` (recorded, x's shape) into ``x`` and make it x's history: x's own when x is not
+    a view, else its base's, rebased (and every live view of that base refreshed)."""
+    _write(x, result._array)   # also refuses a result of another shape, or a cast PyTorch refuses
+    x._vc[0] += 1
+    if x._base is not None and views.rebase(x, result):
+        views.refresh_views(x._base)
+        return
+    _take_history(x, result.grad_fn)
+    x._requires_grad = result._requires_grad
+    if x.grad_fn is not None and x.grad_fn.out_version is not None:
+        x.grad_fn.out_version = (x._vc, x._vc[0])
+    views.refresh_views(x)
 
 
 def _take_history(x, node):
@@ -74,7 +94,7 @@ def _take_history(x, node):
 def _arith_inplace(ufunc, op):
     """add_/sub_/mul_/div_: on the no-graph path a single NumPy call with ``out=`` (no temporaries)."""
     def method(x, other, *, alpha=1):
-        if not (grad_state.enabled and (x._requires_grad or requires(other))):
+        if not recording(x, other):
             A = x._array
             B = other._array if isinstance(other, Tensor) else other
             if alpha != 1:
@@ -195,13 +215,13 @@ def zero_(x):
 
 
 def fill_(x, value):
-    if requires(value) and grad_state.enabled:
-        return apply_inplace(x, lambda t, v: t * 0 + v, value)
-    if x._requires_grad and grad_state.enabled:
-        # Recorded, as in PyTorch: x still requires grad, and its old history gets a zero gradient.
-        v = value._array if isinstance(value, Tensor) else value
-        return apply_inplace(x, lambda t: record(np.full_like(t._array, v), "FillBackward0", (t,),
-                                                 lambda g: (g * 0,)))
+    """Set every element to ``value`` (a number, or a 0-d tensor, which then gets the summed gradient)."""
+    if isinstance(value, Tensor) and value._array.ndim != 0:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value._array.ndim} dimensions.")
+    if recording(x, value):
+        # Recorded, as in PyTorch: x's old history gets a zero gradient.
+        return apply_inplace(x, overwrite, value, reads_old=False)
     x._array[...] = value._array if isinstance(value, Tensor) else value
     x._vc[0] += 1
     return x
@@ -210,41 +230,74 @@ def fill_(x, value):
 def copy_(x, src, non_blocking=False):
     """Copy ``src`` (broadcast to x's shape, cast to x's dtype) into ``x``; differentiable w.r.t. src."""
     src = to_tensor(src)
-    if requires(src) and grad_state.enabled:
-        return apply_inplace(x, lambda t, s: (t * 0 + s).to(t.dtype), src)
-    if x.grad_fn is None and x._requires_grad and grad_state.enabled:
-        _check_recordable(x)
+    if recording(x, src):
+        try:
+            np.broadcast_shapes(src._array.shape, x._array.shape)
+        except ValueError:
+            pass   # overwrite raises the error that names both shapes
+        return apply_inplace(x, overwrite, src, reads_old=False)
     try:
         np.copyto(x._array, np.broadcast_to(src._array, x._array.shape), casting="unsafe")
-    except ValueError:
-        raise RuntimeError(f"copy_: the source of shape {list(src.shape)} cannot be broadcast to the "
-                           f"destination of shape {list(x.shape)}") from None
+    except ValueError as exc:
+        raise _copy_shape_error(src, x, exc) from None
     x._vc[0] += 1
     return x
 
 
+def _copy_shape_error(src, x, exc):
+    if not x._array.flags.writeable:
+        return RuntimeError("unsupported operation: more than one element of the written-to tensor refers "
+                            "to a single memory location (it is an expand()ed view). Please clone() the "
+                            "tensor before performing the operation.")
+    return RuntimeError(f"copy_: the source of shape {list(src.shape)} cannot be broadcast to the "
+                        f"destination of shape {list(x.shape)}")
+
+
+def overwrite(t, src):
+    """``src`` broadcast to t's shape and cast to t's dtype, as a recorded op (copy_'s and fill_'s): the
+    gradient goes to src (summed over the broadcast, cast back); t's old value gets a zero one."""
+    S = src._array if isinstance(src, Tensor) else np.asarray(src)
+    try:
+        out = np.broadcast_to(S, t._array.shape).astype(t._array.dtype)
+    except ValueError as exc:
+        raise _copy_shape_error(to_tensor(src), t, exc) from None
+    return record(out, "CopyBackwards", (t, src), lambda g: (zero_grad(g), g))
+
+
 def setitem(x, idx, value):
-    """``x[idx] = value``: recorded (gradient to both x's other elements and value) when needed."""
+    """``x[idx] = value``: recorded (gradient to both x's other elements and value) when needed.
+
+    A basic index (ints, slices) writes through the view ``x[idx]``, as PyTorch does (``x[idx].copy_``);
+    an advanced one (index tensors, masks) puts the values out of place and commits the result.
+    """
     index, advanced = normalize_index(idx)
-    if grad_state.enabled and (x._requires_grad or requires(value)):
+    if recording(x, value):
         _check_recordable(x)
+        if not advanced:
+            copy_(x[idx], value)
+            return
         value = to_tensor(value) if not isinstance(value, (int, float, bool)) else value
-        before = _make(x._array.copy(), x._requires_grad, x.grad_fn)
-        out = before._array.copy()
-        out[index] = value._array if isinstance(value, Tensor) else value
+        out = x._array.copy()
+        try:
+            out[index] = value._array if isinstance(value, Tensor) else value
+        except ValueError as exc:
+            raise _setitem_error(x, idx, index, value, exc) from None
         kept = np.ones(out.shape, dtype=bool)
         kept[index] = False
-        kept_t = _make(kept)
-        result = record(out, "CopySlices", (before, value),
-                        lambda g: (g * kept_t, g[index] if requires(value) else None))
-        x._array[...] = out
-        _take_history(x, result.grad_fn)
-        x._requires_grad = True
-    else:
-        v = value._array if isinstance(value, Tensor) else value
-        try:
-            x._array[index] = v
-        except ValueError as exc:
-            raise RuntimeError(f"cannot assign a value of shape {list(np.shape(v))} to x[{idx!r}] of shape "
-                               f"{list(np.shape(x._array[index]))}: {exc}") from None
+        before = _make(x._array, x._requires_grad, x.grad_fn)   # its values are not read by backward
+        commit(x, record(out, "IndexPutBackward0", (before, value),
+                         lambda g: (masked_grad(g, kept), g[index] if requires(value) else None)))
+        return
+    v = value._array if isinstance(value, Tensor) else value
+    try:
+        x._array[index] = v
+    except ValueError as exc:
+        raise _setitem_error(x, idx, index, v, exc) from None
     x._vc[0] += 1
+
+
+def _setitem_error(x, idx, index, value, exc):
+    if not x._array.flags.writeable:
+        return _copy_shape_error(to_tensor(value), x, exc)
+    return RuntimeError(f"cannot assign a value of shape {list(np.shape(getattr(value, '_array', value)))} to "
+                        f"x[{idx!r}] of shape {list(np.shape(x._array[index]))}: {exc}")

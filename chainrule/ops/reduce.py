@@ -167,8 +167,8 @@ def _extreme_all(x, np_reduce, name):
     (by the NaNs when it is NaN), and is exactly 0 elsewhere, as PyTorch's evenly_distribute_backward."""
     A = x._array
     check_reduction_size(A, (), name[:3].lower(), False)
-    value = np_reduce(A)
-    return record(value, name, (x,), lambda g: (evenly_distribute(g, x, value),), saved=(x,))
+    return record(np_reduce(A), name, (x,), lambda g, out: (evenly_distribute(g, x, out._array),), saved=(x,),
+                  save_output=True)
 
 
 def evenly_distribute(g, x, value):

@@ -8,6 +8,7 @@ import math
 
 from .._backend import xp as np
 
+from ..autograd.views import make_view, mark_multi_output
 from ..tensor import _check_dim
 from ._common import _make, _promote_arrays, c_order, record, to_tensor
 
@@ -15,8 +16,7 @@ from ._common import _make, _promote_arrays, c_order, record, to_tensor
 def _as_view(x, out):
     """Mark ``out`` as a view of ``x`` when their arrays share memory."""
     if np.may_share_memory(out._array, x._array):
-        out._vc = x._vc
-        out._is_view = True
+        make_view(x, out)
     return out
 
 
@@ -176,10 +176,7 @@ def mT(x):
     A = x._array
     if A.ndim < 2:
         raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {A.ndim}-D tensor.")
-    out = record(A.swapaxes(-1, -2), "TransposeBackward0", (x,), lambda g: (mT(g),))
-    out._vc = x._vc   # always a view
-    out._is_view = True
-    return out
+    return make_view(x, record(A.swapaxes(-1, -2), "TransposeBackward0", (x,), lambda g: (mT(g),)))
 
 
 def expand(x, *sizes):
@@ -354,6 +351,10 @@ def split(x, split_size_or_sections, dim=0):
     n = x._array.shape[d]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
+        if step < 0 or (step == 0 and n):
+            raise RuntimeError(f"split expects split_size be non-negative, and non-zero unless the dimension "
+                               f"is empty, but got split_size={step} for a dimension of size {n}")
+        step = step or 1
         sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
     else:
         sizes = list(split_size_or_sections)
@@ -364,7 +365,7 @@ def split(x, split_size_or_sections, dim=0):
     for s in sizes:
         out.append(narrow(x, d, start, s))
         start += s
-    return tuple(out)
+    return mark_multi_output(tuple(out), "Split")
 
 
 def chunk(x, chunks, dim=0):
@@ -375,7 +376,7 @@ def chunk(x, chunks, dim=0):
     d = _check_dim(dim, x._array.ndim)
     n = x._array.shape[d]
     if n == 0:   # PyTorch's rule: `chunks` empty pieces
-        return tuple(narrow(x, d, 0, 0) for _ in range(chunks))
+        return mark_multi_output(tuple(narrow(x, d, 0, 0) for _ in range(chunks)), "Split")
     return split(x, -(-n // chunks), dim)
 
 
@@ -383,7 +384,7 @@ def unbind(x, dim=0):
     if x._array.ndim == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     d = _check_dim(dim, x._array.ndim)
-    return tuple(select(x, d, i) for i in range(x._array.shape[d]))
+    return mark_multi_output(tuple(select(x, d, i) for i in range(x._array.shape[d])), "Unbind")
 
 
 def _diagonal_view(A, offset, d1, d2):

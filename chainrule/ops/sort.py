@@ -75,7 +75,9 @@ def median(x, dim=None, keepdim=False):
             value = np.array(np.nan, dtype=A.dtype)
         else:
             value = np.array(np.partition(flat, (flat.size - 1) // 2)[(flat.size - 1) // 2])
-        return record(value, "MedianBackward0", (x,), lambda g: (evenly_distribute(g, x, value),), saved=(x,))
+        # The result is saved (as PyTorch saves it): an in-place change to it makes backward refuse.
+        return record(value, "MedianBackward0", (x,), lambda g, out: (evenly_distribute(g, x, out._array),),
+                      saved=(x,), save_output=True)
     d = _dim(x, dim)
     if A.ndim and A.shape[d] == 0:
         raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
