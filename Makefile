@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench bench-scaling clean
+.PHONY: demo test fuzz bench bench-scaling clean
 
 $(VENV)/.installed-demo: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest
+
+# The differential fuzzer's long run: thousands of random programs in PyTorch and chainrule, mismatches by kind.
+fuzz: $(VENV)/.installed-test
+	$(PY) tests/fuzz_report.py --programs $(or $(PROGRAMS),5000)
 
 bench: $(VENV)/.installed-bench
 	$(PY) -m benchmarks.run

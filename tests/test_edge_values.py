@@ -71,7 +71,15 @@ CASES = {
     "elu_tiny_negative": lambda lib: F(lib).elu(lib.tensor([-1e-20, -1e-300, 0.0], dtype=lib.float64)),
     "elu_grad_at_zero": grads(lambda lib, x: F(lib).elu(x, 0.5), [0.0, -1.0, 1.0]),
     "relu6_kinks": grads(lambda lib, x: F(lib).relu6(x), [0.0, 6.0, 3.0, -1.0, 7.0]),
-    "hardtanh_kinks": grads(lambda lib, x: F(lib).hardtanh(x), [-1.0, 1.0, 0.0, nan]),
+    "hardtanh_kinks": grads(lambda lib, x: F(lib).hardtanh(x), [-1.0, 1.0, 0.0, 2.0]),
+    # At NaN PyTorch's gradient depends on its kernel: vectorised blocks (8 float64 elements) give what
+    # chainrule gives everywhere (0 for hardtanh/relu6, NaN for hardswish/elu); here NaN leads a block.
+    "hardtanh_nan_in_a_vector_block": grads(lambda lib, x: F(lib).hardtanh(x), [nan] + [0.5] * 15),
+    "relu6_nan_in_a_vector_block": grads(lambda lib, x: F(lib).relu6(x), [nan] + [0.5] * 15),
+    "hardswish_nan_in_a_vector_block": grads(lambda lib, x: F(lib).hardswish(x), [nan] + [0.5] * 15),
+    "elu_nan_in_a_vector_block": grads(lambda lib, x: F(lib).elu(x), [nan] + [0.5] * 15),
+    "relu_nan": grads(lambda lib, x: x.relu(), [nan, -1.0, 1.0]),
+    "hardswish_edges": grads(lambda lib, x: F(lib).hardswish(x), [-3.0, 3.0, -1.0, 1.0, 0.0, 6.0, inf, -inf]),
     "hardtanh_range": grads(lambda lib, x: F(lib).hardtanh(x, -2.0, 0.5), [-2.0, 0.5, -3.0, 1.0]),
     "relu6_module_inplace": grads(lambda lib, x: lib.nn.ReLU6(inplace=True)(x * 1), [0.0, 6.0, 3.0]),
     "hardsigmoid_kinks": grads(lambda lib, x: F(lib).hardsigmoid(x), [-3.0, 3.0, 0.0]),

@@ -32,7 +32,20 @@ NO_GRAD_VIEW_ERROR = (
     "use case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view "
     "and the inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both "
     "outside (if you want the inplace to be tracked).")
+STALE_MULTI_OUTPUT_VIEW_ERROR = (
+    "Output {i} of {fn} is a view and its base or another view of its base has been modified inplace. This view "
+    "is the output of a function that returns multiple views. Such functions do not allow the output views to be "
+    "modified inplace. You should replace the inplace operation by an out-of-place one.")
 LEAF_VIEW_ERROR = "a view of a leaf Variable that requires grad is being used in an in-place operation."
+
+
+def memory_root(A):
+    """The array that owns A's memory (A itself, or the end of its chain of NumPy bases)."""
+    while True:   # (as_strided views have a NumPy helper object, itself with a .base, in the chain)
+        base = getattr(A, "base", None)
+        if base is None or not hasattr(base, "base"):
+            return A
+        A = base
 
 
 def make_view(base, out):
@@ -153,6 +166,12 @@ def rebase(view, result):
     return True
 
 
+def _refuse_stale(i, fn):
+    def backward(g):
+        raise RuntimeError(STALE_MULTI_OUTPUT_VIEW_ERROR.format(i=i, fn=fn))
+    return backward
+
+
 def refresh_views(root):
     """Give every live view of ``root`` its history as a read of its positions from root's."""
     if root._views is None:
@@ -173,5 +192,9 @@ def refresh_views(root):
                 source = _make(root._array, True, root.grad_fn)
             v.grad_fn = gather_positions(source, idx).grad_fn
             v._requires_grad = True
+            if isinstance(v._view_creation, tuple):
+                # An output of split/unbind has no history of its own to give after the change: PyTorch
+                # refuses to differentiate through it (it says so on use; chainrule in backward).
+                v.grad_fn.backward = _refuse_stale(*v._view_creation)
     root._views = live
     root._views_limit = 2 * len(live) + 16

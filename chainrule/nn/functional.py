@@ -3,11 +3,11 @@
 Activations come from the core (``chainrule/ops/activation.py``); layers from ``functional_layers``;
 losses from ``functional_losses``. This module only gathers them under PyTorch's names.
 """
-from ..ops.activation import (elu, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, mish, relu6, silu,
-                              softmax, softplus)
+from ..ops.activation import (elu, gelu, hardswish, hardtanh, leaky_relu, log_softmax, logsigmoid, mish, relu6,
+                              silu, softmax, softplus)
 from ..ops.elementwise import relu, sigmoid, tanh
 from .functional_layers import (alpha_dropout, bilinear, celu, cosine_similarity, pairwise_distance, dropout, embedding, glu, group_norm, hardsigmoid,
-                                hardswish, layer_norm, batch_norm, linear, normalize, one_hot, pad, selu, softmin,
+                                layer_norm, batch_norm, linear, normalize, one_hot, pad, selu, softmin,
                                 softsign, tanhshrink, threshold)
 from .functional_attention import multi_head_attention_forward, scaled_dot_product_attention
 from .functional_conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold, unfold

@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import grad_mode
 from ..autograd.engine import record
 from ..compiler import raise_if
-from ..ops._common import c_order, half_in_float32
+from ..ops._common import c_order, floating_only, half_in_float32
 from ..ops._autocast import autocast_to_float32, autocast_to_lower_precision
 from ..ops.activation import hardtanh
 from ..ops.index import index_put_into_zeros
@@ -428,11 +428,8 @@ def softsign(input):
 
 
 def hardsigmoid(input, inplace=False):
+    floating_only(input, "hardsigmoid_cpu")
     return hardtanh((input + 3) / 6, 0.0, 1.0)   # hardtanh: gradient 0 at x = ±3, as in PyTorch
-
-
-def hardswish(input, inplace=False):
-    return input * hardtanh((input + 3) / 6, 0.0, 1.0)   # gradient 0 at -3 and 1 at 3, as in PyTorch
 
 
 def selu(input, inplace=False):

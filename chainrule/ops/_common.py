@@ -1,4 +1,6 @@
 """What every op module needs: type promotion of operands, and small predicates."""
+import math
+
 import functools
 
 from .._backend import xp as np
@@ -146,6 +148,28 @@ def c_order(A):
     their input (a transposed input gives a transposed result); PyTorch's results of ops that are not
     elementwise (softmax, cat, advanced indexing, ...) are contiguous, and ``view`` depends on the layout."""
     return A if A.flags.c_contiguous else np.ascontiguousarray(A)   # (a 0-d array is always contiguous)
+
+
+def floating_only(x, kernel):
+    """PyTorch has no integer or bool kernel for ``kernel``: raise its error instead of computing one."""
+    if x._array.dtype.kind != "f":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtypes.kernel_name(x.dtype)}\' (convert '
+                                  f"the input with .float() first)")
+
+
+def no_bool(x, kernel):
+    """PyTorch has no bool kernel for ``kernel`` (integers are fine)."""
+    if x._array.dtype == np.bool_:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+
+def check_fits(value, np_dtype):
+    """A number (or 0-d tensor) written into an integer tensor must be representable: PyTorch refuses
+    NaN and inf."""
+    if isinstance(value, Tensor) and value._array.ndim == 0 and value._array.dtype.kind == "f":
+        value = value._array.item()
+    if np_dtype.kind in "iu" and isinstance(value, float) and not math.isfinite(value):
+        raise RuntimeError(f"value cannot be converted to type {np_dtype.name}_t without overflow (got {value})")
 
 
 def float_array(t):

@@ -9,7 +9,7 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..tensor import _check_dim
-from ._common import c_order, half_in_float32, record
+from ._common import c_order, floating_only, half_in_float32, record
 from .elementwise import erf, exp, expm1, masked_grad, sigmoid, tanh, where
 
 
@@ -25,7 +25,7 @@ def _prepare(x, dim, dtype, name):
         dim = 0 if x.ndim in (0, 1, 3) else 1
     dim = _check_dim(dim, x.ndim)
     A = x._array
-    if A.dtype.kind != "f":
+    if A.dtype.kind != "f" and A.size:   # (PyTorch only finds out in the kernel: an empty input passes)
         raise NotImplementedError(f'"{name}_lastdim_kernel_impl" not implemented for '
                                   f"'{dtypes.kernel_name(x.dtype)}' (pass dtype= to softmax a float copy)")
     return x, (A.reshape(1) if A.ndim == 0 else A), dim
@@ -58,23 +58,27 @@ def log_softmax(x, dim=None, dtype=None):
 
 
 def leaky_relu(x, negative_slope=0.01, inplace=False):
+    floating_only(x, "leaky_relu_cpu")
     return where(x > 0, x, x * negative_slope)
 
 
 @half_in_float32
 def elu(x, alpha=1.0, inplace=False):
     """x for x > 0, else alpha·(e^x − 1), with expm1 so that tiny negative x keep their value."""
+    floating_only(x, "elu_cpu")
     return where(x > 0, x, alpha * expm1(where(x > 0, 0.0, x)))
 
 
 @half_in_float32
 def silu(x, inplace=False):
+    floating_only(x, "silu_cpu")
     return x * sigmoid(x)
 
 
 @half_in_float32
 def gelu(x, approximate="none"):
     """x·Φ(x) (the exact form, with erf), or PyTorch's tanh approximation when ``approximate='tanh'``."""
+    floating_only(x, "GeluKernelImpl")
     if approximate == "tanh":
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
         return 0.5 * x * (1 + tanh(inner))
@@ -86,6 +90,7 @@ def gelu(x, approximate="none"):
 @half_in_float32
 def softplus(x, beta=1.0, threshold=20.0):
     """log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold (as PyTorch does)."""
+    floating_only(x, "softplus_cpu")
     bx = x * beta
     A = bx._array
     smooth = record(np.logaddexp(0, A) / beta, "SoftplusBackward0", (bx,),
@@ -94,16 +99,21 @@ def softplus(x, beta=1.0, threshold=20.0):
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
-    """x clamped to [min_val, max_val]; unlike clamp, the gradient is 0 at the two kinks (PyTorch's)."""
+    """x clamped to [min_val, max_val]; unlike clamp, the gradient is 0 at the two kinks (PyTorch's).
+
+    At NaN PyTorch's own gradient depends on where the element falls: its vectorised kernel (all but
+    the last few elements of a tensor) gives 0, its scalar one g. chainrule gives 0 everywhere."""
     if max_val < min_val:
         raise ValueError(f"min_val cannot be greater than max_val (got min_val={min_val}, max_val={max_val})")
+    if x._array.dtype == np.bool_:
+        raise RuntimeError("Bool inputs not supported for hardtanh")
     if inplace:
         from .inplace import apply_inplace
         return apply_inplace(x, lambda t: hardtanh(t, min_val, max_val))
     A = x._array
     out = np.clip(A, min_val, max_val).astype(A.dtype, copy=False)
     return record(out, "HardtanhBackward0", (x,),
-                  lambda g: (masked_grad(g, ~((x._array <= min_val) | (x._array >= max_val))),), saved=(x,))
+                  lambda g: (masked_grad(g, (x._array > min_val) & (x._array < max_val)),), saved=(x,))
 
 
 def relu6(x, inplace=False):
@@ -111,10 +121,29 @@ def relu6(x, inplace=False):
 
 
 @half_in_float32
+def hardswish(x, inplace=False):
+    """x·relu6(x + 3)/6, one op with PyTorch's gradient: 0 for x <= -3, 1 for x >= 3, x/3 + 1/2 between
+    (NaN at NaN, as PyTorch's vectorised kernel gives it)."""
+    floating_only(x, "hardswish_cpu")
+    if inplace:
+        from .inplace import apply_inplace
+        return apply_inplace(x, hardswish)
+    A = x._array
+    out = A * np.clip(A + 3, 0, 6) / 6
+
+    def backward(g):
+        inner = where(x >= 3, g, g * (x / 3 + 0.5))
+        return (where(x <= -3, 0.0, inner),)
+    return record(out.astype(A.dtype, copy=False), "HardswishBackward0", (x,), backward, saved=(x,))
+
+
+@half_in_float32
 def mish(x, inplace=False):
+    floating_only(x, "mish_cpu")
     return x * tanh(softplus(x))
 
 
 @half_in_float32
 def logsigmoid(x):
+    floating_only(x, "log_sigmoid_cpu")
     return -softplus(-x)

@@ -70,6 +70,8 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
 @numpy_argument_names
 def nansum(x, dim=None, keepdim=False, *, dtype=None):
     """``sum`` treating NaN as zero (and passing no gradient to NaN positions)."""
+    if x._array.dtype.kind != "f":   # integers hold no NaN: a plain sum, of PyTorch's integer dtype
+        return sum(x, dim, keepdim, dtype=dtype)
     return sum(where(isnan(x), 0.0, x), dim, keepdim, dtype=dtype)
 
 

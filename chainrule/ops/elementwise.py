@@ -10,8 +10,8 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
-from ._common import (Tensor, _make, broadcast_error, float_array, half_in_float32, keep_bfloat16, operands, record,
-                      requires, tensors, to_tensor)
+from ._common import (Tensor, _make, broadcast_error, float_array, half_in_float32, keep_bfloat16, no_bool, operands,
+                      record, requires, tensors, to_tensor)
 
 
 def _apply(ufunc, a, b, A, B):
@@ -58,9 +58,9 @@ def sub(a, b, *, alpha=1):
     if alpha != 1:
         b = mul(b, alpha)
     a, b, A, B = operands(a, b)
-    if _kind(A) == "b" and _kind(B) == "b":
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.")
+    if any(isinstance(t, Tensor) and t._array.dtype == np.bool_ for t in (a, b)):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                           "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
     rb = requires(b)
     return record(_apply(np.subtract, a, b, A, B), "SubBackward0", (a, b),
                   lambda g: (g, -g if rb else None))
@@ -100,7 +100,8 @@ def div(a, b, *, rounding_mode=None):
         return _make(out)
     ra, rb = requires(a), requires(b)
     return record(out, "DivBackward0", (a, b),
-                  lambda g: (g / b if ra else None, -(g * a) / (b * b) if rb else None),
+                  # -g·(a/b)/b, PyTorch's form: b·b underflows to 0 for |b| < 1e-154 where this does not
+                  lambda g: (g / b if ra else None, -g * ((a / b) / b) if rb else None),
                   saved=tensors(b, a if rb else None))
 
 
@@ -145,6 +146,8 @@ def _no_floor_divide_derivative(g):
 def remainder(a, b):
     """Python's ``%``: the remainder with the sign of the divisor, a − floor(a / b)·b."""
     a, b, A, B = operands(a, b)
+    if _kind(A) == "b" and _kind(B) == "b":
+        raise NotImplementedError("\"remainder_cpu\" not implemented for 'Bool'")
     _check_integer_divisor(A, B)
     rb = requires(b)
     # The gradient is 1 for a and -floor(a / b) for b.
@@ -157,6 +160,8 @@ def fmod(a, b):
     """C's fmod: the remainder with the sign of the dividend, computed exactly (not a − trunc(a/b)·b,
     which loses it for large quotients and gives NaN for an infinite divisor)."""
     a, b, A, B = operands(a, b)
+    if _kind(A) == "b" and _kind(B) == "b":
+        raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
     _check_integer_divisor(A, B)
     rb = requires(b)
     return record(_apply(np.fmod, a, b, A, B), "FmodBackward0", (a, b),
@@ -165,6 +170,9 @@ def fmod(a, b):
 
 
 def neg(x):
+    if x._array.dtype == np.bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
     return record(-x._array, "NegBackward0", (x,), lambda g: (-g,))
 
 
@@ -174,7 +182,7 @@ def pow(a, b):
     ra, rb = requires(a), requires(b)
     if isinstance(a, Tensor) and not isinstance(b, Tensor):
         # A scalar exponent: integer tensors stay integer, negative integer powers are refused.
-        if A.dtype.kind in "iu" and isinstance(b, int) and b < 0:
+        if A.dtype.kind in "iub" and isinstance(b, int) and not isinstance(b, bool) and b < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         out = keep_bfloat16(np.power(A, B), a)
 
@@ -190,8 +198,14 @@ def pow(a, b):
         return result
     if not isinstance(a, Tensor):
         a = _make(np.asarray(A, dtype=B.dtype))
+    A = a._array
+    if A.dtype == np.bool_ and B.dtype == np.bool_:
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = _apply(np.power, a, b, a._array if isinstance(a, Tensor) else A, B)
+        if A.dtype.kind in "iub" and B.dtype.kind in "iu" and (B < 0).any():
+            out = _integer_power(a, b, A, B)
+        else:
+            out = _apply(np.power, a, b, A, B)
 
     def backward(g, out):
         # d/da = b·a^(b-1), taken as 0 where b = 0 (0·0^-1 would be NaN at a = 0: x ** x at 0).
@@ -202,6 +216,16 @@ def pow(a, b):
             gb = g * where(zero_base, 0.0, out * log(where(zero_base, 1.0, a)))
         return ga, gb
     return record(out, "PowBackward1", (a, b), backward, saved=tensors(a, b), save_output=True)
+
+
+def _integer_power(a, b, A, B):
+    """Integers to tensor powers some of which are negative: PyTorch's integer result (1 and -1 keep
+    their magnitude, anything else becomes 0), where NumPy would raise."""
+    A = A.astype(np.int64) if A.dtype == np.bool_ else A
+    out = _apply(np.power, a, b, A, np.maximum(B, 0))
+    odd = np.abs(B) % 2 == 1
+    unit = np.where(A == 1, 1, np.where(A == -1, np.where(odd, -1, 1), 0)).astype(out.dtype)
+    return np.where(B < 0, unit, out)
 
 
 def rpow(a, b):
@@ -265,6 +289,11 @@ def clamp(x, min=None, max=None):
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return _clamp_tensor(x, min, max)
     A = x._array
+    if A.dtype == np.bool_:   # PyTorch: bool bounds have no kernel, number bounds promote
+        if isinstance(min, bool) or isinstance(max, bool):
+            raise NotImplementedError(f'"clamp_{"min" if min is not None else "max"}_scalar_cpu" not '
+                                      f"implemented for 'Bool'")
+        A = A.astype(np.int64)
     if not dtypes.is_float_np(A.dtype) and (isinstance(min, float) or isinstance(max, float)):
         A = A.astype(dtypes.get_default_dtype().np)
     out = np.clip(A, min, max)
@@ -290,6 +319,11 @@ def _clamp_tensor(x, min, max):
     A = x._array
     lo = None if min is None else operands(x, min)[3]
     hi = None if max is None else operands(x, max)[3]
+    dt = A.dtype   # the type all three promote to (PyTorch's rule, not NumPy's: int64 with float32 is float32)
+    for bound in (min, max):
+        if bound is not None:
+            dt = operands(_make(np.empty((1,) * A.ndim, dt)), bound)[2].dtype
+    A, lo, hi = (None if v is None else np.asarray(v).astype(dt, copy=False) for v in (A, lo, hi))
     out = A
     if lo is not None:
         out = _apply(np.maximum, x, min, out, lo)
@@ -380,6 +414,7 @@ def square(x):
 
 
 def abs(x):
+    no_bool(x, "abs_cpu")
     return record(np.abs(x._array), "AbsBackward0", (x,), lambda g: (g * sign(x),), saved=(x,))
 
 
@@ -436,13 +471,16 @@ def sigmoid_backward(g, y):
 
 
 def relu(x):
+    if x._array.dtype == np.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
     return record(np.maximum(x._array, 0), "ReluBackward0", (x,), lambda g, out: (relu_backward(g, out),),
                   save_output=True)
 
 
 def relu_backward(g, y):
-    """g where the output is positive, else 0, as one op (see tanh_backward)."""
-    positive = y._array > 0
+    """g where the output is not <= 0 (positive, or NaN: PyTorch's threshold_backward), else 0, as
+    one op (see tanh_backward)."""
+    positive = ~(y._array <= 0)
     G = g._array
     return record(np.where(positive, G, np.zeros((), G.dtype)), "ThresholdBackwardBackward0", (g, y),
                   lambda gg: (masked_grad(gg, positive), None))
@@ -462,9 +500,19 @@ def _erf(a):
 
 
 def _zero_grad_op(fn, name):
-    """Piecewise-constant functions: their gradient is zero wherever it exists (as in PyTorch)."""
+    """Piecewise-constant functions: their gradient is zero wherever it exists (as in PyTorch).
+
+    On integers they are the identity (the same dtype, as in PyTorch); bool has no kernel but sign's.
+    """
+    kernel = name[:-len("Backward0")].lower()
+
     def op(x):
-        return record(fn(x._array), name, (x,), lambda g: (zero_grad(g),))
+        A = x._array
+        if A.dtype.kind != "f":
+            if A.dtype == np.bool_ and kernel != "sign":
+                raise NotImplementedError(f'"{kernel}_vml_cpu" not implemented for \'Bool\'')
+            return _make(fn(A) if kernel == "sign" and A.dtype != np.bool_ else A.copy())
+        return record(fn(A), name, (x,), lambda g: (zero_grad(g),))
     op.__name__ = name[:-len("Backward0")].lower()
     return op
 
@@ -484,6 +532,9 @@ trunc = _zero_grad_op(np.trunc, "TruncBackward0")
 
 
 def round(x, *, decimals=0):
+    if x._array.dtype.kind != "f":
+        no_bool(x, "round_vml_cpu")
+        return _make(x._array.copy())
     return record(np.round(x._array, decimals), "RoundBackward0", (x,), lambda g: (zero_grad(g),))
 
 

@@ -7,12 +7,13 @@ a repeated index accumulates. That scatter is itself an op whose backward is ind
 from .._backend import xp as np
 
 from .. import dtypes
+from ..autograd.grad_mode import state as grad_state
 from ..autograd.views import make_view
-from ._common import Tensor, _make, c_order, record, to_tensor
+from ._common import Tensor, _make, c_order, check_fits, record, to_tensor
 from .elementwise import where
 
 
-def normalize_index(idx):
+def normalize_index(idx, ndim=None):
     """``(index for NumPy, is_advanced)``: Tensors and lists inside ``idx`` become arrays."""
     if not isinstance(idx, tuple):
         idx = (idx,)
@@ -34,6 +35,7 @@ def normalize_index(idx):
         elif isinstance(i, slice):
             i = slice(*(int(v) if isinstance(v, Tensor) else v for v in (i.start, i.stop, i.step)))
             if i.step is not None and i.step < 0:   # NumPy would reverse; PyTorch refuses (use flip)
+                _check_index_count(idx, ndim)
                 raise ValueError(f"step must be greater than zero (got the slice step {i.step}; use flip() "
                                  f"to reverse)")
             out.append(i)
@@ -48,8 +50,16 @@ def normalize_index(idx):
     return tuple(out), advanced
 
 
+def _check_index_count(idx, ndim):
+    """PyTorch reports too many indices before anything else about them."""
+    used = sum(1 for i in idx if i is not None and i is not Ellipsis
+               and not (isinstance(i, (Tensor, np.ndarray)) and getattr(i, "dtype", None) == bool))
+    if ndim is not None and used > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+
+
 def getitem(x, idx):
-    index, advanced = normalize_index(idx)
+    index, advanced = normalize_index(idx, x._array.ndim)
     if not advanced and Ellipsis not in index:
         # A trailing ``...`` changes nothing but makes NumPy return a 0-d *view* where integers pick one
         # element (not a copied scalar), so x[0].zero_() writes into x.
@@ -173,7 +183,11 @@ def checked_positions(x, d, index, name):
                            f"{dtypes.from_numpy_dtype(I.dtype)})")
     if I.ndim > 1:
         raise IndexError(f"{name}(): Index is supposed to be a vector (got shape {list(I.shape)})")
+    if x._array.ndim == 0 and I.size > 1:
+        raise RuntimeError(f"{name}(): Index to scalar can have only 1 value, got {I.size} value(s)")
     n = x._array.shape[d] if x._array.ndim else 1
+    if I.size and n == 0 and name == "index_select":
+        raise RuntimeError(f"index_select(): self indexing axis dim should be positive (dimension {d} is empty)")
     if I.size and (I.min() < 0 or I.max() >= n):
         bad = int(I[(I < 0) | (I >= n)].reshape(-1)[0])
         raise IndexError(f"index out of range in self ({name}: position {bad} along dimension {d} of size {n})")
@@ -181,8 +195,19 @@ def checked_positions(x, d, index, name):
 
 
 def masked_fill(x, mask, value):
+    """x with ``value`` (a number or a 0-d tensor, cast to x's dtype) where ``mask`` holds."""
+    check_fits(value, x._array.dtype)
     x = x.contiguous()   # PyTorch fills a contiguous copy: the result is contiguous whatever x's layout
-    return where(mask, value, x).to(x.dtype) if not isinstance(value, Tensor) else where(mask, value, x)
+    if isinstance(value, Tensor):
+        if value._array.ndim != 0:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value._array.ndim} dimension(s).")
+        if value._array.dtype != x._array.dtype:
+            if value.requires_grad and x._array.dtype.kind != "f" and grad_state.enabled:
+                raise RuntimeError(f"Autograd not support dtype: {dtypes.kernel_name(x.dtype)}")
+            value = value.to(x.dtype)
+        return where(mask, value, x)
+    return where(mask, value, x).to(x.dtype)
 
 
 def masked_select(x, mask):

@@ -13,7 +13,7 @@ from .._backend import xp as np
 from .. import dtypes
 from ..autograd import views
 from ..autograd.grad_mode import no_grad, state as grad_state
-from ._common import Tensor, _make, record, requires, to_tensor
+from ._common import Tensor, _make, check_fits, record, requires, to_tensor
 from .elementwise import masked_grad, zero_grad
 from .index import normalize_index
 
@@ -31,6 +31,30 @@ def _check_recordable(x):
     elif x.grad_fn is None and x._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation. "
                            "Wrap the update in `with torch.no_grad():`, or use an out-of-place op.")
+
+
+def check_overlap(x, *args):
+    """PyTorch refuses an in-place op whose input partly overlaps the tensor it writes (``y[1:] +=
+    y[:-1]``, ``y.add_(y.t())``): the result would depend on the order elements are written in. The
+    same tensor (or an identical view of it) is fine: each element reads itself first."""
+    A = x._array
+    root = None
+    for a in args:
+        if not isinstance(a, Tensor):
+            continue
+        B = a._array
+        if B is A:
+            continue
+        if root is None:
+            root = views.memory_root(A)
+        if views.memory_root(B) is not root or not np.may_share_memory(A, B):
+            continue
+        same = (A.shape == B.shape and A.strides == B.strides
+                and A.__array_interface__["data"][0] == B.__array_interface__["data"][0])
+        if not same:
+            raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to "
+                               "tensor refer to a single memory location. Please clone() the tensor before "
+                               "performing the operation.")
 
 
 def _write(x, values):
@@ -56,6 +80,7 @@ def apply_inplace(x, op, *args, reads_old=True, **kwargs):
     reads_old: False for ops whose result does not depend on x's old values (copy_, fill_), which
     then need no snapshot of them.
     """
+    check_overlap(x, *args)
     if recording(x, *args):
         _check_recordable(x)
         before = _make(x._array.copy() if reads_old else x._array, x._requires_grad, x.grad_fn)
@@ -73,6 +98,8 @@ def commit(x, result):
     a view, else its base's, rebased (and every live view of that base refreshed)."""
     _write(x, result._array)   # also refuses a result of another shape, or a cast PyTorch refuses
     x._vc[0] += 1
+    if x._array.dtype.kind != "f":
+        return   # an integer or bool tensor has no gradient: the cast values carry no history
     if x._base is not None and views.rebase(x, result):
         views.refresh_views(x._base)
         return
@@ -94,6 +121,7 @@ def _take_history(x, node):
 def _arith_inplace(ufunc, op):
     """add_/sub_/mul_/div_: on the no-graph path a single NumPy call with ``out=`` (no temporaries)."""
     def method(x, other, *, alpha=1):
+        check_overlap(x, other)
         if not recording(x, other):
             A = x._array
             B = other._array if isinstance(other, Tensor) else other
@@ -219,6 +247,8 @@ def fill_(x, value):
     if isinstance(value, Tensor) and value._array.ndim != 0:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                            f"{value._array.ndim} dimensions.")
+    if not isinstance(value, Tensor):   # (a 0-d tensor is cast as NumPy casts it, as PyTorch does)
+        check_fits(value, x._array.dtype)
     if recording(x, value):
         # Recorded, as in PyTorch: x's old history gets a zero gradient.
         return apply_inplace(x, overwrite, value, reads_old=False)
@@ -229,7 +259,11 @@ def fill_(x, value):
 
 def copy_(x, src, non_blocking=False):
     """Copy ``src`` (broadcast to x's shape, cast to x's dtype) into ``x``; differentiable w.r.t. src."""
+    if isinstance(src, (int, float, bool)):
+        check_fits(src, x._array.dtype)
+        src = _make(np.asarray(src, dtype=x._array.dtype))   # not via float32: 1e-300 would become 0
     src = to_tensor(src)
+    check_overlap(x, src)
     if recording(x, src):
         try:
             np.broadcast_shapes(src._array.shape, x._array.shape)
@@ -270,13 +304,21 @@ def setitem(x, idx, value):
     A basic index (ints, slices) writes through the view ``x[idx]``, as PyTorch does (``x[idx].copy_``);
     an advanced one (index tensors, masks) puts the values out of place and commits the result.
     """
-    index, advanced = normalize_index(idx)
+    index, advanced = normalize_index(idx, x._array.ndim)
+    if isinstance(value, Tensor):
+        value = _strip_leading_ones(value)
+        if not advanced:
+            check_overlap(x[idx], value)
     if recording(x, value):
+        if not advanced:
+            _check_index(x, index)   # an index error first, as PyTorch reports it
         _check_recordable(x)
         if not advanced:
             copy_(x[idx], value)
             return
         value = to_tensor(value) if not isinstance(value, (int, float, bool)) else value
+        check_fits(value, x._array.dtype)
+        _check_index_put_dtype(x, index, value)
         out = x._array.copy()
         try:
             out[index] = value._array if isinstance(value, Tensor) else value
@@ -289,11 +331,43 @@ def setitem(x, idx, value):
                          lambda g: (masked_grad(g, kept), g[index] if requires(value) else None)))
         return
     v = value._array if isinstance(value, Tensor) else value
+    check_fits(value, x._array.dtype)
+    if advanced:
+        _check_index_put_dtype(x, index, value)
     try:
         x._array[index] = v
     except ValueError as exc:
         raise _setitem_error(x, idx, index, v, exc) from None
     x._vc[0] += 1
+
+
+def _strip_leading_ones(value):
+    """PyTorch drops a value's leading dims of size 1 before writing it (``y[0] = ones(1, 3)``)."""
+    shape = value._array.shape
+    k = 0
+    while k < len(shape) and shape[k] == 1:
+        k += 1
+    return value.reshape(shape[k:]) if k else value
+
+
+def _check_index(x, index):
+    try:
+        x._array[index]
+    except IndexError as exc:
+        raise IndexError(str(exc).replace("axis", "dimension")) from None
+
+
+def _check_index_put_dtype(x, index, value):
+    """x[index] = tensor with an advanced index needs the same dtype (PyTorch's index_put_), except for
+    one boolean mask and a 0-d value (PyTorch's masked_fill_, which casts)."""
+    if not isinstance(value, Tensor) or value._array.dtype == x._array.dtype:
+        return
+    if (len(index) == 1 and getattr(index[0], "dtype", None) == np.bool_ and index[0].ndim
+            and value._array.ndim == 0):
+        return
+    raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                       f"{dtypes.kernel_name(x.dtype)} for the destination and {dtypes.kernel_name(value.dtype)} "
+                       f"for the source.")
 
 
 def _setitem_error(x, idx, index, value, exc):

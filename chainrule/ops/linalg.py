@@ -7,18 +7,13 @@ from ._common import _HALF_FLOATS, half_in_float32, record, requires, to_tensor
 
 def _check(a, b, op):
     A, B = a._array, b._array
-    if A.dtype == bool or B.dtype == bool:   # PyTorch has no bool matrix product (NumPy's is logical)
-        kernel = ("dot" if A.ndim == 1 and B.ndim == 1 else "addmv_impl_cpu" if B.ndim == 1 or A.ndim == 1
-                  else "addmm_impl_cpu_" if A.ndim == 2 and B.ndim == 2 else "bmm")
-        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\' ({op} of shapes '
-                                  f"{list(A.shape)} and {list(B.shape)}; convert with .float() or .long())")
+    if A.ndim == 0 or B.ndim == 0:
+        raise RuntimeError(f"both arguments to {op} need to be at least 1D, but they are "
+                           f"{A.ndim}D and {B.ndim}D")
     if A.dtype != B.dtype:
         raise RuntimeError(f"{op}: expected both operands to have the same dtype, but got "
                            f"{a.dtype} and {b.dtype} (shapes {list(A.shape)} and {list(B.shape)}); "
                            f"convert one with .to(...)")
-    if A.ndim == 0 or B.ndim == 0:
-        raise RuntimeError(f"both arguments to {op} need to be at least 1D, but they are "
-                           f"{A.ndim}D and {B.ndim}D")
     if A.shape[-1] != B.shape[-2 if B.ndim > 1 else -1]:
         sa = "x".join(map(str, A.shape if A.ndim <= 2 else A.shape))
         sb = "x".join(map(str, B.shape))
@@ -26,6 +21,11 @@ def _check(a, b, op):
                            f"the first ({A.shape[-1]}) must equal the "
                            f"{'first' if B.ndim == 1 else 'second-to-last'} dimension of the second "
                            f"({B.shape[-2 if B.ndim > 1 else -1]})")
+    if A.dtype == bool:   # PyTorch has no bool matrix product (NumPy's is logical)
+        kernel = ("dot" if A.ndim == 1 and B.ndim == 1 else "addmv_impl_cpu" if B.ndim == 1 or A.ndim == 1
+                  else "addmm_impl_cpu_" if A.ndim == 2 and B.ndim == 2 else "bmm")
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\' ({op} of shapes '
+                                  f"{list(A.shape)} and {list(B.shape)}; convert with .float() or .long())")
 
 
 def _matmul_nd(a, b):

@@ -1,6 +1,7 @@
 """Reductions (sum, mean, max, prod, logsumexp, ...) and ``sum_to``, the inverse of broadcasting."""
 import builtins
 import collections
+import math
 
 from .._backend import xp as np
 
@@ -98,6 +99,8 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
         dim, unbiased = None, dim
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
+    if x._array.dtype.kind != "f":
+        raise RuntimeError(f"std and var only support floating point and complex dtypes (got {x.dtype})")
     dims = normalize_dims(dim, x.ndim)
     n = 1
     for d in dims:
@@ -195,8 +198,8 @@ def _extreme_along(x, dim, keepdim, np_arg, name):
 
     def backward(g):
         positions = np.arange(shape[d]).reshape([-1 if i == d else 1 for i in range(len(shape))])
-        onehot = _make(positions == idx_k)
-        return (_expand_back(g, shape, (d,), keepdim) * onehot,)
+        # Scattered to the chosen index (selected, as PyTorch's scatter): a NaN or inf gradient stays there.
+        return (masked_grad(_expand_back(g, shape, (d,), keepdim), positions == idx_k),)
     return values_indices(record(values, name, (x,), backward), _make(idx.astype(np.int64)))
 
 
@@ -226,11 +229,15 @@ def _arg(np_arg, name):
         A = x._array
         if dim is None:
             check_reduction_size(A, (), name, False)
+            if A.dtype == np.bool_:
+                raise RuntimeError(f"{name}(): does not support bool input")
             out = np_arg(A.reshape(-1))
             return _make(np.array(out, dtype=np.int64).reshape((1,) * A.ndim if keepdim else ()))
         d = normalize_dims(dim, A.ndim)
         check_reduction_size(A, d, name, True)
         d = d[0] if d else 0
+        if A.dtype == np.bool_:
+            raise RuntimeError(f"{name}(): does not support bool input")
         out = np_arg(A, axis=d, keepdims=keepdim) if A.ndim else np.array(0)
         return _make(np.asarray(out, dtype=np.int64))
     op.__name__ = name
@@ -313,11 +320,20 @@ def logsumexp(x, dim, keepdim=False):
 
 @half_in_float32
 def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
-    """Vector p-norm (2 by default) over ``dim`` (all elements by default)."""
+    """Vector p-norm (2 by default) over ``dim`` (all elements by default); p = 0 counts the nonzero
+    elements, p = ±inf takes the largest (smallest) magnitude."""
+    if x._array.dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{dtypes.kernel_name(x.dtype)}")
+    if not isinstance(p, str) and p is not None and (p < 0 or math.isinf(p)):
+        _check_norm_identity(x, p, dim)
     if p in ("fro", 2, 2.0, None):
         dims = normalize_dims(dim, x.ndim)
         A = x._array
-        out = np.sqrt((A * A).sum(axis=dims, keepdims=keepdim))
+        with np.errstate(over="ignore", under="ignore"):
+            out = np.sqrt((A * A).sum(axis=dims, keepdims=keepdim))
+        if A.size and not (np.isfinite(out) & (out > 1e-150)).all():
+            out = _scaled_norm(A, dims, keepdim)   # the squares overflowed (or underflowed): scale first
         shape = A.shape
 
         def backward(g, out):
@@ -327,9 +343,37 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
         return record(out, "NormBackward1", (x,), backward, saved=(x,), save_output=True)
     if p in (float("inf"), "inf"):
         return amax(x.abs(), dim=() if dim is None else dim, keepdim=keepdim)
+    if p in (-float("inf"), "-inf"):
+        return amin(x.abs(), dim=() if dim is None else dim, keepdim=keepdim)
+    if p == 0:   # how many elements are nonzero: PyTorch's backward gives x no gradient at all
+        A = x._array
+        count = (A != 0).sum(axis=normalize_dims(dim, A.ndim), keepdims=keepdim).astype(A.dtype)
+        return record(count, "LinalgVectorNormBackward0", (x,), lambda g: (None,))
     if p == 1:
         return sum(x.abs(), dim, keepdim)
     return sum(x.abs() ** p, dim, keepdim) ** (1.0 / p)
+
+
+def _check_norm_identity(x, p, dim):
+    """A max, min or negative-power norm over nothing has no value: PyTorch raises."""
+    A = x._array
+    if dim is None and A.size == 0:
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on an empty tensor because the "
+                           f"operation does not have an identity")
+    for d in (normalize_dims(dim, A.ndim) if dim is not None else ()):
+        if A.shape[d] == 0:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on the dimension {d} because "
+                               f"this dimension is empty and the operation does not have an identity")
+
+
+def _scaled_norm(A, dims, keepdim):
+    """sqrt(Σ a²) as m·sqrt(Σ (a/m)²) with m = max |a| per group: no overflow for |a| near 1e300."""
+    m = np.abs(A).max(axis=dims, keepdims=True) if A.size else np.zeros((1,) * A.ndim, A.dtype)
+    safe = np.where((m == 0) | ~np.isfinite(m), 1, m)
+    scaled = A / safe
+    out = np.where(np.isfinite(m), safe * np.sqrt((scaled * scaled).sum(axis=dims, keepdims=True)), m)
+    out = np.where(m == 0, 0, out)
+    return out if keepdim else out.reshape([s for i, s in enumerate(out.shape) if i not in dims])
 
 
 @half_in_float32

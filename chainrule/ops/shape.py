@@ -8,14 +8,15 @@ import math
 
 from .._backend import xp as np
 
-from ..autograd.views import make_view, mark_multi_output
+from ..autograd.views import make_view, mark_multi_output, memory_root
 from ..tensor import _check_dim
 from ._common import _make, _promote_arrays, c_order, record, to_tensor
 
 
 def _as_view(x, out):
-    """Mark ``out`` as a view of ``x`` when their arrays share memory."""
-    if np.may_share_memory(out._array, x._array):
+    """Mark ``out`` as a view of ``x`` when NumPy made its array a view of x's (zero-size ones too,
+    which share no bytes but are views all the same, as in PyTorch)."""
+    if memory_root(out._array) is memory_root(x._array):
         make_view(x, out)
     return out
 
@@ -130,6 +131,8 @@ def unsqueeze(x, dim):
 
 
 def permute(x, *dims):
+    if not dims:
+        raise TypeError('permute() missing 1 required positional arguments: "dims"')
     dims = _shape_args(dims)
     n = x._array.ndim
     if len(dims) != n:
@@ -180,6 +183,8 @@ def mT(x):
 
 
 def expand(x, *sizes):
+    if not sizes:
+        raise TypeError('expand() missing 1 required positional arguments: "size"')
     sizes = _shape_args(sizes)
     A = x._array
     lead = len(sizes) - A.ndim

@@ -9,7 +9,7 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..tensor import _check_dim
-from ._common import _make, normalize_dims, numpy_argument_names, record, to_tensor
+from ._common import _make, no_bool, normalize_dims, numpy_argument_names, record, to_tensor
 from .index import gather
 from .reduce import evenly_distribute
 
@@ -68,9 +68,10 @@ def median(x, dim=None, keepdim=False):
     """
     A = x._array
     if dim is None:
+        no_bool(x, "median_cpu")
         flat = A.reshape(-1)
-        if flat.size == 0:
-            value = np.array(np.nan, dtype=A.dtype)
+        if flat.size == 0:   # NaN; an integer type has none, and PyTorch gives its smallest value
+            value = np.array(np.nan if A.dtype.kind == "f" else np.iinfo(A.dtype).min, dtype=A.dtype)
         elif A.dtype.kind == "f" and np.isnan(flat).any():
             value = np.array(np.nan, dtype=A.dtype)
         else:
@@ -79,6 +80,7 @@ def median(x, dim=None, keepdim=False):
         return record(value, "MedianBackward0", (x,), lambda g, out: (evenly_distribute(g, x, out._array),),
                       saved=(x,), save_output=True)
     d = _dim(x, dim)
+    no_bool(x, "median_cpu")
     if A.ndim and A.shape[d] == 0:
         raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
     if A.ndim == 0:
