@@ -43,7 +43,7 @@ def check_overlap(x, *args):
         if not isinstance(a, Tensor):
             continue
         B = a._array
-        if B is A:
+        if B is A or (B.base is None and A.base is None):   # the same array, or two that own their memory
             continue
         if root is None:
             root = views.memory_root(A)
@@ -121,10 +121,11 @@ def _take_history(x, node):
 def _arith_inplace(ufunc, op):
     """add_/sub_/mul_/div_: on the no-graph path a single NumPy call with ``out=`` (no temporaries)."""
     def method(x, other, *, alpha=1):
-        check_overlap(x, other)
-        if not recording(x, other):
-            A = x._array
-            B = other._array if isinstance(other, Tensor) else other
+        A = x._array
+        B = other._array if isinstance(other, Tensor) else other
+        if type(B) is np.ndarray and B is not A and (B.base is not None or A.base is not None):
+            check_overlap(x, other)   # (two arrays that own their memory cannot overlap: the common case)
+        if not grad_state.enabled or not recording(x, other):   # (the first test alone: the optimizer's path)
             if alpha != 1:
                 B = B * alpha
             if A.flags.writeable and (dtypes.is_float_np(A.dtype) or ufunc is not np.true_divide):
