@@ -36,8 +36,9 @@ _MISSING = object()      # what a guarded global or key that did not exist compa
 _VALUE_TYPES = (int, float, complex, str, bytes, slice, range, np.generic)
 _LIBRARY_ROOTS = frozenset(getattr(sys, "stdlib_module_names", ())) | {"chainrule", "numpy", "builtins"}
 # Fields of a tensor's __dict__ that change on every step by design: the gradient is handled apart
-# (whether it exists is guarded, see _tensor), the AccumulateGrad node is made on first use.
-_TENSOR_SKIP = frozenset({"_grad", "_accum"})
+# (whether it exists is guarded, see _tensor), the AccumulateGrad node is made on first use, and a base
+# keeps weak references to the views the step makes of it (autograd/views.py).
+_TENSOR_SKIP = frozenset({"_grad", "_accum", "_views", "_views_limit"})
 _REGISTRIES = ("_modules", "_parameters", "_buffers")   # a Module's named tensors and children
 _STATE_DICT_ONLY = frozenset({"_non_persistent_buffers_set"})   # Module bookkeeping a step never reads
 # A Module's hooks: while a registry is empty, its length is all there is to guard (and the set saying which

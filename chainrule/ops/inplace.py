@@ -61,8 +61,8 @@ def _write(x, values):
     """Store ``values`` (array) into ``x``'s array, refusing casts PyTorch refuses."""
     A = x._array
     if np.result_type(values) != A.dtype and not np.can_cast(np.result_type(values), A.dtype, "same_kind"):
-        raise RuntimeError(f"result type {dtypes.from_numpy_dtype(np.result_type(values)).name.capitalize()} "
-                           f"can't be cast to the desired output type {x.dtype.name.capitalize()}")
+        raise RuntimeError(f"result type {dtypes.kernel_name(dtypes.from_numpy_dtype(np.result_type(values)))} "
+                           f"can't be cast to the desired output type {dtypes.kernel_name(x.dtype)}")
     if not A.flags.writeable:
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers "
                            "to a single memory location (it is an expand()ed view). Please clone() the "
