@@ -167,6 +167,9 @@ def check_fits(value, np_dtype):
     """A number (or 0-d tensor) written into an integer tensor must be representable: PyTorch refuses
     NaN and inf."""
     if isinstance(value, Tensor) and value._array.ndim == 0 and value._array.dtype.kind == "f":
+        from ..compiler import is_compiling
+        if is_compiling():   # reading the value would make the traced step uncapturable
+            return
         value = value._array.item()
     if np_dtype.kind in "iu" and isinstance(value, float) and not math.isfinite(value):
         raise RuntimeError(f"value cannot be converted to type {np_dtype.name}_t without overflow (got {value})")

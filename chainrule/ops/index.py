@@ -8,6 +8,7 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
+from ..compiler import is_compiling
 from ..autograd.views import make_view
 from ._common import Tensor, _make, c_order, check_fits, record, to_tensor
 from .elementwise import where
@@ -123,7 +124,7 @@ def _dim_index(x, dim, index, name):
                            f"(got {I.ndim} and {A.ndim})")
     d = _check_dim(dim, A.ndim)
     n = A.shape[d] if A.ndim else 1
-    if I.size and (I.min() < 0 or I.max() >= n):
+    if I.size and not is_compiling() and (I.min() < 0 or I.max() >= n):   # (values: not while traced)
         bad = int(I[(I < 0) | (I >= n)].reshape(-1)[0])
         raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
     if A.ndim == 0:   # a 0-d input behaves as one element (index 0)
@@ -188,7 +189,7 @@ def checked_positions(x, d, index, name):
     n = x._array.shape[d] if x._array.ndim else 1
     if I.size and n == 0 and name == "index_select":
         raise RuntimeError(f"index_select(): self indexing axis dim should be positive (dimension {d} is empty)")
-    if I.size and (I.min() < 0 or I.max() >= n):
+    if I.size and not is_compiling() and (I.min() < 0 or I.max() >= n):
         bad = int(I[(I < 0) | (I >= n)].reshape(-1)[0])
         raise IndexError(f"index out of range in self ({name}: position {bad} along dimension {d} of size {n})")
     return I.astype(np.int64, copy=False).reshape(-1) if I.ndim else I.astype(np.int64)

@@ -10,6 +10,7 @@ from ..autograd import engine
 from ..autograd.grad_mode import state as grad_state
 from ._autocast import autocast_to_float32
 from ._common import Tensor, _make, c_order, half_in_float32, normalize_dims, numpy_argument_names, record, requires
+from ..compiler import is_compiling
 from .elementwise import exp, masked_grad, sqrt, where
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
@@ -177,8 +178,8 @@ def _extreme_all(x, np_reduce, name):
 def evenly_distribute(g, x, value):
     """g / k at each of the k elements of x equal to ``value`` (each NaN when it is NaN), 0 elsewhere."""
     X = x._array
-    hit = np.isnan(X) if np.isnan(value) else X == value
-    return masked_grad(g / int(hit.sum()), hit)
+    hit = np.where(np.isnan(value), np.isnan(X), X == value)   # array ops only: no value read in Python
+    return masked_grad(g / _make(hit.sum(dtype=g._array.dtype)), hit)
 
 
 def _extreme_along(x, dim, keepdim, np_arg, name):
@@ -332,7 +333,7 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
         A = x._array
         with np.errstate(over="ignore", under="ignore"):
             out = np.sqrt((A * A).sum(axis=dims, keepdims=keepdim))
-        if A.size and not (np.isfinite(out) & (out > 1e-150)).all():
+        if A.size and not is_compiling() and not (np.isfinite(out) & (out > 1e-150)).all():
             out = _scaled_norm(A, dims, keepdim)   # the squares overflowed (or underflowed): scale first
         shape = A.shape
 
