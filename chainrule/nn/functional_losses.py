@@ -73,7 +73,7 @@ def _as_tensor(x, name, fn):
 
 def _refuse_integer_input(input, kernel):
     """PyTorch has no integer kernel for these losses: say so, as it does, rather than compute one."""
-    if input._array.dtype.kind != "f":
+    if not dtypes.is_float_np(input._array.dtype):
         raise NotImplementedError(f'"{kernel}" not implemented for \'{dtypes.kernel_name(input.dtype)}\' '
                                   f"(the input must be floating point; convert it with .float())")
 
@@ -89,8 +89,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     if A.dtype != B.dtype:
         dt = _promote_arrays(A, B)
         A, B = A.astype(dt), B.astype(dt)
-    if A.dtype.kind != "f":
-        _refuse_integer_input(input if input._array.dtype.kind != "f" else target, "mse_cpu")
+    if not dtypes.is_float_np(A.dtype):
+        _refuse_integer_input(input if not dtypes.is_float_np(input._array.dtype) else target, "mse_cpu")
     if weight is not None:
         d = input - target
         return _reduce(d * d * weight, reduction)
@@ -210,7 +210,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
     _refuse_integer_input(input, "log_sigmoid_cpu")
-    if target._array.dtype.kind != "f":
+    if not dtypes.is_float_np(target._array.dtype):
         raise RuntimeError(f"binary_cross_entropy_with_logits(): the target must be floating point like the "
                            f"input, got {target.dtype} (convert it with .float())")
     if pos_weight is None:
@@ -459,7 +459,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in ("mean", "sum", "none", "batchmean"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
-    if input._array.dtype.kind != "f" or target._array.dtype.kind != "f":
+    if not dtypes.is_float_np(input._array.dtype) or not dtypes.is_float_np(target._array.dtype):
         raise RuntimeError(f"kl_div: Integral inputs not supported (got input {input.dtype}, target "
                            f"{target.dtype}).")
     if reduction == "mean":

@@ -152,7 +152,7 @@ def c_order(A):
 
 def floating_only(x, kernel):
     """PyTorch has no integer or bool kernel for ``kernel``: raise its error instead of computing one."""
-    if x._array.dtype.kind != "f":
+    if not dtypes.is_float_np(x._array.dtype):
         raise NotImplementedError(f'"{kernel}" not implemented for \'{dtypes.kernel_name(x.dtype)}\' (convert '
                                   f"the input with .float() first)")
 
@@ -166,12 +166,14 @@ def no_bool(x, kernel):
 def check_fits(value, np_dtype):
     """A number (or 0-d tensor) written into an integer tensor must be representable: PyTorch refuses
     NaN and inf."""
-    if isinstance(value, Tensor) and value._array.ndim == 0 and value._array.dtype.kind == "f":
-        from ..compiler import is_compiling
-        if is_compiling():   # reading the value would make the traced step uncapturable
-            return
-        value = value._array.item()
-    if np_dtype.kind in "iu" and isinstance(value, float) and not math.isfinite(value):
+    if np_dtype.kind not in "iu":
+        return
+    if isinstance(value, Tensor) and value._array.ndim == 0 and dtypes.is_float_np(value._array.dtype):
+        from ..compiler import raise_if   # (a check a captured step's replays make too)
+        raise_if(~np.isfinite(value._array), lambda flag, v: RuntimeError(
+            f"value cannot be converted to type {np_dtype.name}_t without overflow (got {v.item()})"), value._array)
+        return
+    if isinstance(value, float) and not math.isfinite(value):
         raise RuntimeError(f"value cannot be converted to type {np_dtype.name}_t without overflow (got {value})")
 
 

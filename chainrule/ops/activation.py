@@ -25,7 +25,7 @@ def _prepare(x, dim, dtype, name):
         dim = 0 if x.ndim in (0, 1, 3) else 1
     dim = _check_dim(dim, x.ndim)
     A = x._array
-    if A.dtype.kind != "f" and A.size:   # (PyTorch only finds out in the kernel: an empty input passes)
+    if not dtypes.is_float_np(A.dtype) and A.size:   # (PyTorch only finds out in the kernel: an empty input passes)
         raise NotImplementedError(f'"{name}_lastdim_kernel_impl" not implemented for '
                                   f"'{dtypes.kernel_name(x.dtype)}' (pass dtype= to softmax a float copy)")
     return x, (A.reshape(1) if A.ndim == 0 else A), dim

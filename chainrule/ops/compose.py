@@ -4,6 +4,8 @@ index_add, and the in-place scatter/index forms that optimizers and one-hot code
 """
 from .._backend import xp as np
 
+from .. import dtypes
+
 from ._autocast import autocast_to_lower_precision
 from ._common import Tensor, _make, numpy_argument_names, to_tensor
 from .elementwise import isnan, where
@@ -70,7 +72,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
 @numpy_argument_names
 def nansum(x, dim=None, keepdim=False, *, dtype=None):
     """``sum`` treating NaN as zero (and passing no gradient to NaN positions)."""
-    if x._array.dtype.kind != "f":   # integers hold no NaN: a plain sum, of PyTorch's integer dtype
+    if not dtypes.is_float_np(x._array.dtype):   # integers hold no NaN: a plain sum, of PyTorch's integer dtype
         return sum(x, dim, keepdim, dtype=dtype)
     return sum(where(isnan(x), 0.0, x), dim, keepdim, dtype=dtype)
 

@@ -10,7 +10,7 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
-from ..compiler import is_compiling
+from ..compiler import raise_if
 from ._common import (Tensor, _make, broadcast_error, float_array, half_in_float32, keep_bfloat16, no_bool, operands,
                       record, requires, tensors, to_tensor)
 
@@ -84,9 +84,8 @@ def mul(a, b):
 
 def _check_integer_divisor(A, B):
     """Integer division by zero raises in PyTorch (NumPy would quietly give 0)."""
-    # (a value check: skipped while chainrule.compile traces a step, which must not read values)
-    if _kind(A) in "iub" and _kind(B) in "iub" and not is_compiling() and not np.all(B):
-        raise RuntimeError("ZeroDivisionError")
+    if _kind(A) in "iub" and _kind(B) in "iub":   # (a value check that a captured step's replays make too)
+        raise_if(np.asarray(B) == 0, lambda flag: RuntimeError("ZeroDivisionError"))
 
 
 def div(a, b, *, rounding_mode=None):
@@ -126,7 +125,7 @@ def _rounded_div(a, b, A, B, rounding_mode):
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.trunc(_apply(np.true_divide, a, b, A, B))
         kind = np.result_type(A, B)
-        if kind.kind != "f":
+        if not dtypes.is_float_np(kind):
             out = out.astype(kind)
     return record(out, "DivBackward2", (a, b), lambda g: (zero_grad(g), zero_grad(g)))
 
@@ -510,7 +509,7 @@ def _zero_grad_op(fn, name):
 
     def op(x):
         A = x._array
-        if A.dtype.kind != "f":
+        if not dtypes.is_float_np(A.dtype):
             if A.dtype == np.bool_ and kernel != "sign":
                 raise NotImplementedError(f'"{kernel}_vml_cpu" not implemented for \'Bool\'')
             return _make(fn(A) if kernel == "sign" and A.dtype != np.bool_ else A.copy())
@@ -522,7 +521,7 @@ def _zero_grad_op(fn, name):
 def _sign(A):
     """-1, 0 or 1; NaN gives 0, as PyTorch's sign does (NumPy's gives NaN)."""
     out = np.sign(A)
-    if A.dtype.kind == "f":
+    if dtypes.is_float_np(A.dtype):
         out = np.where(np.isnan(out), np.zeros((), A.dtype), out)
     return out
 
@@ -534,7 +533,7 @@ trunc = _zero_grad_op(np.trunc, "TruncBackward0")
 
 
 def round(x, *, decimals=0):
-    if x._array.dtype.kind != "f":
+    if not dtypes.is_float_np(x._array.dtype):
         no_bool(x, "round_vml_cpu")
         return _make(x._array.copy())
     return record(np.round(x._array, decimals), "RoundBackward0", (x,), lambda g: (zero_grad(g),))

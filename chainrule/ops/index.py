@@ -8,7 +8,7 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
-from ..compiler import is_compiling
+from ..compiler import raise_if
 from ..autograd.views import make_view
 from ._common import Tensor, _make, c_order, check_fits, record, to_tensor
 from .elementwise import where
@@ -29,7 +29,7 @@ def normalize_index(idx, ndim=None):
             advanced = True
         elif isinstance(i, (list, range, np.ndarray)):
             a = np.asarray(i, dtype=np.int64) if isinstance(i, range) else np.asarray(i)   # an empty range too
-            if a.dtype.kind == "f":
+            if dtypes.is_float_np(a.dtype):
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             out.append(a)
             advanced = True
@@ -124,9 +124,9 @@ def _dim_index(x, dim, index, name):
                            f"(got {I.ndim} and {A.ndim})")
     d = _check_dim(dim, A.ndim)
     n = A.shape[d] if A.ndim else 1
-    if I.size and not is_compiling() and (I.min() < 0 or I.max() >= n):   # (values: not while traced)
-        bad = int(I[(I < 0) | (I >= n)].reshape(-1)[0])
-        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+    # (value checks, made by a captured step's replays too)
+    raise_if((I < 0) | (I >= n), lambda flag, I: RuntimeError(
+        f"index {int(I[flag].reshape(-1)[0])} is out of bounds for dimension {d} with size {n}"), I)
     if A.ndim == 0:   # a 0-d input behaves as one element (index 0)
         return d, I.reshape(()).astype(np.int64, copy=False)
     return d, I.astype(np.int64, copy=False)
@@ -189,9 +189,9 @@ def checked_positions(x, d, index, name):
     n = x._array.shape[d] if x._array.ndim else 1
     if I.size and n == 0 and name == "index_select":
         raise RuntimeError(f"index_select(): self indexing axis dim should be positive (dimension {d} is empty)")
-    if I.size and not is_compiling() and (I.min() < 0 or I.max() >= n):
-        bad = int(I[(I < 0) | (I >= n)].reshape(-1)[0])
-        raise IndexError(f"index out of range in self ({name}: position {bad} along dimension {d} of size {n})")
+    raise_if((I < 0) | (I >= n), lambda flag, I: IndexError(
+        f"index out of range in self ({name}: position {int(I[flag].reshape(-1)[0])} along dimension {d} of size {n})"),
+        I)
     return I.astype(np.int64, copy=False).reshape(-1) if I.ndim else I.astype(np.int64)
 
 
@@ -204,7 +204,7 @@ def masked_fill(x, mask, value):
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value._array.ndim} dimension(s).")
         if value._array.dtype != x._array.dtype:
-            if value.requires_grad and x._array.dtype.kind != "f" and grad_state.enabled:
+            if value.requires_grad and not dtypes.is_float_np(x._array.dtype) and grad_state.enabled:
                 raise RuntimeError(f"Autograd not support dtype: {dtypes.kernel_name(x.dtype)}")
             value = value.to(x.dtype)
         return where(mask, value, x)

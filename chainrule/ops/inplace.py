@@ -98,7 +98,7 @@ def commit(x, result):
     a view, else its base's, rebased (and every live view of that base refreshed)."""
     _write(x, result._array)   # also refuses a result of another shape, or a cast PyTorch refuses
     x._vc[0] += 1
-    if x._array.dtype.kind != "f":
+    if not dtypes.is_float_np(x._array.dtype):
         return   # an integer or bool tensor has no gradient: the cast values carry no history
     if x._base is not None and views.rebase(x, result):
         views.refresh_views(x._base)

@@ -100,7 +100,7 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
         dim, unbiased = None, dim
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    if x._array.dtype.kind != "f":
+    if not dtypes.is_float_np(x._array.dtype):
         raise RuntimeError(f"std and var only support floating point and complex dtypes (got {x.dtype})")
     dims = normalize_dims(dim, x.ndim)
     n = 1
@@ -323,7 +323,7 @@ def logsumexp(x, dim, keepdim=False):
 def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm (2 by default) over ``dim`` (all elements by default); p = 0 counts the nonzero
     elements, p = ±inf takes the largest (smallest) magnitude."""
-    if x._array.dtype.kind != "f":
+    if not dtypes.is_float_np(x._array.dtype):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{dtypes.kernel_name(x.dtype)}")
     if not isinstance(p, str) and p is not None and (p < 0 or math.isinf(p)):

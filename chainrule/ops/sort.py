@@ -71,8 +71,8 @@ def median(x, dim=None, keepdim=False):
         no_bool(x, "median_cpu")
         flat = A.reshape(-1)
         if flat.size == 0:   # NaN; an integer type has none, and PyTorch gives its smallest value
-            value = np.array(np.nan if A.dtype.kind == "f" else np.iinfo(A.dtype).min, dtype=A.dtype)
-        elif A.dtype.kind == "f" and np.isnan(flat).any():
+            value = np.array(np.nan if dtypes.is_float_np(A.dtype) else np.iinfo(A.dtype).min, dtype=A.dtype)
+        elif dtypes.is_float_np(A.dtype) and np.isnan(flat).any():
             value = np.array(np.nan, dtype=A.dtype)
         else:
             value = np.array(np.partition(flat, (flat.size - 1) // 2)[(flat.size - 1) // 2])
@@ -87,7 +87,7 @@ def median(x, dim=None, keepdim=False):
         return values_indices(x.clone(), _make(np.zeros((), dtype=np.int64)))
     order = _order(A, d, False)
     idx = np.take(order, [(A.shape[d] - 1) // 2], axis=d)
-    if A.dtype.kind == "f":   # a slice holding NaN has median NaN, at its first NaN (as in PyTorch)
+    if dtypes.is_float_np(A.dtype):   # a slice holding NaN has median NaN, at its first NaN (as in PyTorch)
         nan = np.isnan(A)
         idx = np.where(nan.any(axis=d, keepdims=True), np.argmax(nan, axis=d, keepdims=True), idx)
     indices = _make(idx)
