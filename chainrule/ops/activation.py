@@ -9,6 +9,7 @@ from .._backend import xp as np
 
 from ._common import c_order, float_array, half_in_float32, record
 from .elementwise import erf, exp, sigmoid, tanh, where
+from .erf_approx import erf_array
 
 
 def _dim(x, dim):
@@ -63,15 +64,77 @@ def silu(x, inplace=False):
     return x * sigmoid(x)
 
 
+_SQRT_HALF = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_TANH_K = math.sqrt(2 / math.pi)   # the tanh form: Φ(x) ≈ (1 + tanh(k·(x + c·x³))) / 2
+_TANH_C = 0.044715
+
+
 @half_in_float32
 def gelu(x, approximate="none"):
-    """x·Φ(x) (the exact form, with erf), or PyTorch's tanh approximation when ``approximate='tanh'``."""
-    if approximate == "tanh":
-        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1 + tanh(inner))
-    if approximate != "none":
+    """x·Φ(x) (the exact form, with erf), or PyTorch's tanh approximation when ``approximate='tanh'``.
+
+    One primitive (why: it sits on an activation-sized array in every transformer MLP, where the
+    composition recorded six ops and kept as many temporaries). Φ(x), or the tanh form's (1 + tanh)/2,
+    is kept from the forward for the backward, ``g · gelu'(x)`` (see ``gelu_backward``).
+    """
+    if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
-    return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+    X = float_array(x).reshape(-1)   # 1-D: NumPy's in-place ops need arrays (a 0-d result is a scalar)
+    if approximate == "tanh":
+        cdf = np.tanh((X + _TANH_C * X * X * X) * _TANH_K)
+    else:
+        cdf = erf_array(X * _SQRT_HALF)
+    cdf += 1
+    cdf *= 0.5
+    out = (X * cdf).reshape(x._array.shape)
+    return record(out, "GeluBackward0", (x,), lambda g: (gelu_backward(g, x, approximate, cdf),), saved=(x,))
+
+
+def gelu_backward(g, x, approximate="none", cdf=None):
+    """``g · gelu'(x)`` as one op, its own backward in Tensor ops (so gradients of any order work)::
+
+        exact: gelu'(x) = Φ(x) + x·φ(x),  φ(x) = exp(-x²/2)/√(2π)
+        tanh:  gelu'(x) = (1 + t)/2 + x·(1 - t²)·u'/2,  t = tanh(u), u = k(x + c·x³), u' = k(1 + 3c·x²)
+
+    ``cdf`` is the forward's Φ(x) (or (1 + t)/2), reused instead of computed again.
+    """
+    X, G = x._array.reshape(-1), g._array.reshape(-1)
+    if approximate == "tanh":
+        half_t = cdf - 0.5 if cdf is not None else 0.5 * np.tanh((X + _TANH_C * X * X * X) * _TANH_K)
+        slope = (0.25 - half_t * half_t) * (1 + 3 * _TANH_C * X * X)   # (1 - t²)/4 · u'/k
+        slope *= 2 * _TANH_K * X
+        slope += half_t
+        slope += 0.5
+    else:
+        slope = X * X
+        slope *= -0.5
+        np.exp(slope, out=slope)
+        slope *= X * _INV_SQRT_2PI
+        slope += cdf if cdf is not None else 0.5 * (1 + erf_array(X * _SQRT_HALF))
+    slope *= G
+    return record(slope.reshape(g._array.shape), "GeluBackwardBackward0", (g, x),
+                  lambda gg: (gg * _gelu_slope(x, approximate), gg * g * _gelu_curvature(x, approximate)),
+                  saved=(g, x))
+
+
+def _gelu_slope(x, approximate):
+    """gelu'(x) in Tensor ops (for gradients of the backward)."""
+    if approximate == "tanh":
+        t = tanh((x + _TANH_C * x * x * x) * _TANH_K)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_TANH_K * (1 + 3 * _TANH_C * x * x))
+    return 0.5 * (1 + erf(x * _SQRT_HALF)) + x * exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+
+def _gelu_curvature(x, approximate):
+    """gelu''(x) in Tensor ops: φ(x)·(2 - x²), or for the tanh form s·u' + x·s·(u'' - 2t·u'²)/2 with
+    s = 1 - t², u'' = 6kc·x."""
+    if approximate == "tanh":
+        t = tanh((x + _TANH_C * x * x * x) * _TANH_K)
+        s = 1 - t * t
+        du = _TANH_K * (1 + 3 * _TANH_C * x * x)
+        return s * du + 0.5 * x * s * (6 * _TANH_K * _TANH_C * x - 2 * t * du * du)
+    return exp(-0.5 * x * x) * _INV_SQRT_2PI * (2 - x * x)
 
 
 @half_in_float32
