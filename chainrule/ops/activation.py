@@ -81,12 +81,10 @@ def gelu(x, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
     X = float_array(x).reshape(-1)   # 1-D: NumPy's in-place ops need arrays (a 0-d result is a scalar)
-    if approximate == "tanh":
-        cdf = np.tanh((X + _TANH_C * X * X * X) * _TANH_K)
-    else:
-        cdf = erf_array(X * _SQRT_HALF)
-    cdf += 1
-    cdf *= 0.5
+    cdf = _tanh_cdf(X) if approximate == "tanh" else erf_array(X * _SQRT_HALF)
+    if approximate != "tanh":
+        cdf += 1
+        cdf *= 0.5
     out = (X * cdf).reshape(x._array.shape)
     return record(out, "GeluBackward0", (x,), lambda g: (gelu_backward(g, x, approximate, cdf),), saved=(x,))
 
@@ -101,11 +99,13 @@ def gelu_backward(g, x, approximate="none", cdf=None):
     """
     X, G = x._array.reshape(-1), g._array.reshape(-1)
     if approximate == "tanh":
-        half_t = cdf - 0.5 if cdf is not None else 0.5 * np.tanh((X + _TANH_C * X * X * X) * _TANH_K)
-        slope = (0.25 - half_t * half_t) * (1 + 3 * _TANH_C * X * X)   # (1 - t²)/4 · u'/k
-        slope *= 2 * _TANH_K * X
-        slope += half_t
-        slope += 0.5
+        if cdf is None:
+            cdf = _tanh_cdf(X)
+        slope = 1 - cdf                                     # (1 - t²)/4 = cdf·(1 - cdf)
+        slope *= cdf
+        slope *= (1 + 3 * _TANH_C * X * X) * X              # · u'/k · x
+        slope *= 2 * _TANH_K
+        slope += cdf
     else:
         slope = X * X
         slope *= -0.5
@@ -116,6 +116,16 @@ def gelu_backward(g, x, approximate="none", cdf=None):
     return record(slope.reshape(g._array.shape), "GeluBackwardBackward0", (g, x),
                   lambda gg: (gg * _gelu_slope(x, approximate), gg * g * _gelu_curvature(x, approximate)),
                   saved=(g, x))
+
+
+def _tanh_cdf(X):
+    """(1 + tanh(u))/2, u = k(x + c·x³), computed as 1/(1 + e^(-2u)): accurate to the last bit also where it is
+    tiny (1 + tanh(u) itself would cancel away to rounding error for very negative x)."""
+    e = (X + _TANH_C * X * X * X) * (-2 * _TANH_K)
+    with np.errstate(over="ignore"):   # e^(-2u) = inf gives 1/(1 + inf) = 0, which is right
+        np.exp(e, out=e)
+    e += 1
+    return np.reciprocal(e, out=e)
 
 
 def _gelu_slope(x, approximate):
