@@ -9,6 +9,7 @@ import pytest
 
 import chainrule
 from chainrule.autograd import gradcheck, gradgradcheck
+from chainrule.nn.functional_rnn import rnn_layer
 from chainrule.ops.erf_approx import erf_array
 from oracle import check, nograd
 
@@ -44,7 +45,8 @@ def double_backward_matches_torch(fn, arrays, rtol=1e-6, atol=1e-9):
         weights = lib.tensor(np.random.default_rng(3).standard_normal(tuple(out.shape)))
         first = lib.autograd.grad((out * weights).sum(), ts, create_graph=True)
         sum(((g * g).sum() for g in first), lib.tensor(0.0, dtype=lib.float64)).backward()
-        grads.append([t.grad.numpy() for t in ts])
+        # No gradient (None) where it does not depend on the input: zeros, as torch may give
+        grads.append([np.zeros(t.shape) if t.grad is None else t.grad.numpy() for t in ts])
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
@@ -237,4 +239,92 @@ def test_a_captured_transformer_step_matches_eager():
             x = x + a + F.gelu(F.linear(x, fc)).view(3, 6, 8, 2).sum(-1)
             return F.cross_entropy(F.linear(x, wo).view(18, 11), target)
         return sgd_step(loss, params), params
+    captured_matches_eager(build)
+
+
+# ----- whole-sequence recurrent layers ----------------------------------------------------------------
+RNN_KINDS = {"LSTM": (chainrule.nn.LSTM, torch.nn.LSTM, {}), "GRU": (chainrule.nn.GRU, torch.nn.GRU, {}),
+             "RNN_tanh": (chainrule.nn.RNN, torch.nn.RNN, {}),
+             "RNN_relu": (chainrule.nn.RNN, torch.nn.RNN, {"nonlinearity": "relu"})}
+
+
+def _rnn_pair(kind, dtype, **kwargs):
+    cr_cls, th_cls, extra = RNN_KINDS[kind]
+    chainrule.manual_seed(0)
+    m = cr_cls(3, 4, **extra, **kwargs).to(dtype)
+    t = th_cls(3, 4, **extra, **kwargs).to(getattr(torch, dtype.__repr__().split(".")[-1]))
+    with torch.no_grad():
+        for (name, p), (_, q) in zip(m.named_parameters(), t.named_parameters()):
+            q.copy_(torch.tensor(p.detach().numpy()))
+    return m, t
+
+
+@pytest.mark.parametrize("kind", RNN_KINDS)
+def test_a_recurrent_layer_is_one_node_per_layer_and_direction(kind):
+    m, _ = _rnn_pair(kind, chainrule.float64, num_layers=2)
+    out, _ = m(leaf(5, 2, 3))
+    nodes, stack = set(), [out.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in nodes:
+            continue
+        nodes.add(node)
+        stack.extend(n for n, _ in node.next_functions)
+    recurrent = [n for n in nodes if n.name() in ("MkldnnRnnLayerBackward0", "GruBackward0", "RnnBackward0")]
+    assert len(recurrent) == 2 and len(nodes) < 20   # not a dozen nodes per time step
+
+
+@pytest.mark.parametrize("kind", RNN_KINDS)
+def test_recurrent_layers_in_float32_match_torch(kind):
+    m, t = _rnn_pair(kind, chainrule.float32, num_layers=2, bidirectional=True)
+    x = np.random.default_rng(0).standard_normal((7, 5, 3)).astype(np.float32)
+    results = []
+    for lib, mod in ((chainrule, m), (torch, t)):
+        xt = lib.tensor(x, requires_grad=True)
+        out, state = mod(xt)
+        h = state[0] if isinstance(state, tuple) else state
+        (out.sum() + (h * h).sum()).backward()
+        results.append([out.detach().numpy(), xt.grad.numpy()] + [p.grad.numpy() for p in mod.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", RNN_KINDS)
+def test_recurrent_layers_gradcheck_and_double_backward(kind):
+    m, t = _rnn_pair(kind, chainrule.float64)
+    params = list(m.parameters())
+    is_lstm = kind == "LSTM"
+
+    mode = {"RNN_tanh": "RNN_TANH", "RNN_relu": "RNN_RELU"}.get(kind, kind)
+
+    def fn(x, h0, *weights, reverse=False):
+        out, h_n, c_n = rnn_layer(mode, x, h0, h0 * 0.5 if is_lstm else None, *weights, reverse=reverse)
+        return (out, h_n, c_n) if is_lstm else (out, h_n)
+    inputs = (leaf(4, 2, 3), leaf(2, 4, seed=1)) + tuple(leaf(*p.shape, seed=2 + i, scale=0.5)
+                                                          for i, p in enumerate(params))
+    assert gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs)
+    assert gradcheck(lambda *a: fn(*a, reverse=True), inputs)   # the second half of a bidirectional layer
+    assert gradgradcheck(lambda *a: fn(*a, reverse=True), inputs)
+    double_backward_matches_torch(lambda lib, x, h0: (m if lib is chainrule else t)(
+        x, (h0, h0 * 0.5) if is_lstm else h0)[0], [np.random.default_rng(5).standard_normal((4, 2, 3)),
+                                                   np.random.default_rng(6).standard_normal((1, 2, 4))])
+
+
+def test_a_captured_lstm_language_model_step_matches_eager():
+    def build():
+        emb = chainrule.nn.Embedding(13, 6)
+        lstm = chainrule.nn.LSTM(6, 5, num_layers=2)
+        gru = chainrule.nn.GRU(5, 5)
+        head = chainrule.nn.Linear(5, 13)
+        params = [p for m in (emb, lstm, gru, head) for p in m.parameters()]
+        idx = chainrule.tensor(np.random.default_rng(0).integers(0, 13, (7, 3)))
+        target = chainrule.tensor(np.random.default_rng(1).integers(0, 13, 21))
+
+        def loss():
+            out, _ = lstm(emb(idx))
+            out, _ = gru(out)
+            logp = F.log_softmax(head(out).view(21, 13), dim=1)
+            return F.nll_loss(logp, target)
+        return sgd_step(loss, params, lr=0.5), params
     captured_matches_eager(build)
