@@ -144,11 +144,11 @@ def _attention(query, key, value, attn_mask, is_causal, factor):
     # exponentials 0 (not NaN), and a floor on the row sums makes the row 0/floor = 0 (PyTorch's safe
     # softmax), with no Python branch on the values (so a captured step can repeat it).
     top = scores.max(axis=-1, keepdims=True)
-    np.maximum(top, np.finfo(Q.dtype).min, out=top)
+    np.fmax(top, np.finfo(Q.dtype).min, out=top)   # (a NaN row stays NaN: its scores are NaN)
     scores -= top
     probs = np.exp(scores, out=scores)
     total = probs.sum(axis=-1, keepdims=True)
-    np.maximum(total, np.finfo(Q.dtype).tiny, out=total)
+    np.fmax(total, np.finfo(Q.dtype).tiny, out=total)
     probs /= total
     out = np.matmul(probs, V)
     mask_input = attn_mask if isinstance(attn_mask, Tensor) and attn_mask._requires_grad else None

@@ -1,8 +1,12 @@
 """Pooling and resizing: ``max_pool1d/2d``, ``avg_pool1d/2d``, ``adaptive_avg_pool1d/2d``, ``interpolate``.
 
-None of these needs a backward rule of its own; each is a composition of differentiable pieces:
+Max pooling without padding (``max_pool2d(x, 2)``, the usual case) is a primitive: a loop over the kernel
+offsets keeps each window's running maximum and which offset holds it (PyTorch's rule: the first maximum,
+NaN wins), and the backward scatters the gradient to those offsets (``_pool_scatter``), whose own
+backward gathers (``_pool_gather``) and vice versa, so gradients of any order work. The rest are
+compositions of differentiable pieces:
 
-* max pooling finds each window's argmax in NumPy (a strided view, no copy per window) and then
+* padded max pooling finds each window's argmax in NumPy (a strided view, no copy per window) and then
   *gathers* those input elements (``take``): its backward scatters the gradient to the winners,
   and its double backward gathers again.
 * average pooling is a window sum (im2col, then a sum over the kernel rows) divided by a constant
@@ -10,12 +14,14 @@ None of these needs a backward rule of its own; each is a composition of differe
 * adaptive average pooling is a product with two constant averaging matrices (rows, columns).
 * nearest-neighbour interpolation is indexing with a constant index per output row and column.
 """
+import itertools
 import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import dtypes
+from ..autograd.engine import record
 from ..ops._autocast import autocast_runs_as_is
 from ..tensor import Tensor, _make
 from .functional_conv import _ntuple, _prod, im2col, pad
@@ -68,6 +74,8 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     N, C = A.shape[:2]
     spatial = A.shape[2:]
     out, extra = _pool_geometry(spatial, kernel, stride, padding, dilation, ceil_mode, op)
+    if not any(padding) and not any(extra) and A.dtype.kind == "f":
+        return _max_pool_unpadded(input, kernel, stride, dilation, out, return_indices)
     # Pad with -inf so padding never wins; find each window's argmax on a strided view.
     fill = -np.inf if dtypes.is_float_np(A.dtype) else np.iinfo(A.dtype).min
     padded = np.full((N, C) + tuple(n + 2 * p + e for n, p, e in zip(spatial, padding, extra)), fill, A.dtype)
@@ -91,6 +99,69 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     if return_indices:
         return values, _make(indices.astype(np.int64))
     return values
+
+
+def _offset_slices(kernel, stride, dilation, out):
+    """Per kernel offset (row-major), the basic index that picks, for every window, the element at that offset."""
+    return [(slice(None), slice(None)) + tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
+                                               for o, d, n, s in zip(offset, dilation, out, stride))
+            for offset in itertools.product(*(range(k) for k in kernel))]
+
+
+def _max_pool_unpadded(input, kernel, stride, dilation, out, return_indices):
+    """Max pooling of (N, C, *S) without padding as one primitive: a running maximum over the kernel
+    offsets, each a strided view of the input (no copy of the windows).
+
+    An offset takes over where its value is larger than the maximum so far, or NaN: PyTorch's rule, so ties
+    keep the first maximum and a NaN wins. ``which`` records the winning offset per window for the backward.
+    """
+    A = input._array
+    slices = _offset_slices(kernel, stride, dilation, out)
+    best = A[slices[0]].copy()
+    which = np.zeros(best.shape, np.int8 if len(slices) < 128 else np.int64)
+    for k, index in enumerate(slices[1:], 1):
+        value = A[index]
+        wins = np.greater(value, best)
+        wins |= np.isnan(value)
+        np.copyto(best, value, where=wins)
+        np.copyto(which, k, where=wins)
+    # Windows that do not overlap (stride at least the window's span) write disjoint input elements.
+    disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+    values = record(best, "MaxPool2DWithIndicesBackward0", (input,),
+                    lambda g: (_pool_scatter(g, which, A.shape, slices, disjoint),))
+    if not return_indices:
+        return values
+    # PyTorch's indices: the winner's flat position h·W + w in its (unpadded) input plane.
+    spatial = A.shape[2:]
+    offsets = np.unravel_index(which, kernel)
+    coords = [np.arange(o).reshape([-1 if j == i else 1 for j in range(len(out))]) * s + off * d
+              for i, (o, s, d, off) in enumerate(zip(out, stride, dilation, offsets))]
+    return values, _make(np.ravel_multi_index(tuple(coords), spatial).astype(np.int64))
+
+
+def _pool_scatter(g, which, shape, slices, disjoint=False):
+    """The gradient of max pooling: each window's gradient added at its winning offset of a zero input
+    (written directly where the windows are ``disjoint``, else added: overlapping windows share elements)."""
+    G = g._array
+    result = np.zeros(shape, G.dtype)
+    for k, index in enumerate(slices):
+        if disjoint:
+            np.copyto(result[index], G, where=which == k)
+        else:
+            target = result[index]
+            target += np.where(which == k, G, 0)
+    return record(result, "MaxPool2DWithIndicesBackwardBackward0", (g,),
+                  lambda h: (_pool_gather(h, which, shape, slices, disjoint),))
+
+
+def _pool_gather(h, which, shape, slices, disjoint=False):
+    """The adjoint of ``_pool_scatter``: per window, ``h`` at its winning offset."""
+    H = h._array
+    result = np.zeros(which.shape, H.dtype)
+    for k, index in enumerate(slices):
+        np.copyto(result, H[index], where=which == k)
+    return record(result, "MaxPool2DGatherBackward0", (h,),
+                  lambda g: (_pool_scatter(g, which, shape, slices, disjoint),))
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):

@@ -277,7 +277,7 @@ def _rnn_forward(mode, X, h0, c0, W_ih, W_hh, b_ih, b_hh, reverse):
         if mode == "RNN_TANH":
             np.tanh(a, out=a)
         else:
-            np.maximum(a, 0, out=a)
+            np.multiply(a, a > 0, out=a)   # relu in place (NaN stays NaN, as torch's)
         h = a
 
     def backward(G, need):
