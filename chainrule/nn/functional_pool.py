@@ -110,58 +110,101 @@ def _offset_slices(kernel, stride, dilation, out):
 
 def _max_pool_unpadded(input, kernel, stride, dilation, out, return_indices):
     """Max pooling of (N, C, *S) without padding as one primitive: a running maximum over the kernel
-    offsets, each a strided view of the input (no copy of the windows).
+    offsets, each an (N, C, *out) array of the element at that offset of every window.
 
     An offset takes over where its value is larger than the maximum so far, or NaN: PyTorch's rule, so ties
     keep the first maximum and a NaN wins. ``which`` records the winning offset per window for the backward.
+    All of it is arithmetic (compare, maximum), never a masked copy, which NumPy runs many times slower.
     """
     A = input._array
-    slices = _offset_slices(kernel, stride, dilation, out)
-    best = A[slices[0]].copy()
-    which = np.zeros(best.shape, np.int8 if len(slices) < 128 else np.int64)
-    for k, index in enumerate(slices[1:], 1):
-        value = A[index]
+    offsets = _Offsets(A.shape, kernel, stride, dilation, out)
+    views = offsets.split(A)
+    best = views[0].copy()
+    wide = len(views) > 127
+    which = np.zeros(best.shape, np.int64 if wide else np.int8)
+    for k, value in enumerate(views[1:], 1):
         wins = np.greater(value, best)
         wins |= np.isnan(value)
-        np.copyto(best, value, where=wins)
-        np.copyto(which, k, where=wins)
-    # Windows that do not overlap (stride at least the window's span) write disjoint input elements.
-    disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+        np.maximum(best, value, out=best)    # the winner's value (NaN if any): ties keep the first
+        # k is larger than every offset before it: where it wins, max(which, k) is k, elsewhere which.
+        np.maximum(which, np.multiply(wins, k, dtype=which.dtype), out=which)
     values = record(best, "MaxPool2DWithIndicesBackward0", (input,),
-                    lambda g: (_pool_scatter(g, which, A.shape, slices, disjoint),))
+                    lambda g: (_pool_scatter(g, which, offsets),))
     if not return_indices:
         return values
     # PyTorch's indices: the winner's flat position h·W + w in its (unpadded) input plane.
     spatial = A.shape[2:]
-    offsets = np.unravel_index(which, kernel)
+    at = np.unravel_index(which, kernel)
     coords = [np.arange(o).reshape([-1 if j == i else 1 for j in range(len(out))]) * s + off * d
-              for i, (o, s, d, off) in enumerate(zip(out, stride, dilation, offsets))]
+              for i, (o, s, d, off) in enumerate(zip(out, stride, dilation, at))]
     return values, _make(np.ravel_multi_index(tuple(coords), spatial).astype(np.int64))
 
 
-def _pool_scatter(g, which, shape, slices, disjoint=False):
-    """The gradient of max pooling: each window's gradient added at its winning offset of a zero input
-    (written directly where the windows are ``disjoint``, else added: overlapping windows share elements)."""
+class _Offsets:
+    """The elements at each kernel offset of every window, as K arrays of shape (N, C, *out), and back.
+
+    Windows that tile the input (stride = kernel, no dilation: ``max_pool2d(x, 2)``) are de-interleaved by one
+    copy into a (K, N, C, *out) block, so that every later pass reads contiguous memory; otherwise each
+    offset is a strided view of the input (windows may overlap, and the gradient adds up).
+    """
+
+    def __init__(self, shape, kernel, stride, dilation, out):
+        self.shape, self.kernel, self.out = tuple(shape), tuple(kernel), tuple(out)
+        self.tiled = all(s == k for s, k in zip(stride, kernel)) and all(d == 1 for d in dilation)
+        self.slices = _offset_slices(kernel, stride, dilation, out)
+        self.crop = (slice(None), slice(None)) + tuple(slice(0, o * k) for o, k in zip(out, kernel))
+
+    def _blocked(self):
+        """(N, C, o1, k1, o2, k2, ...) and the axis order that puts the kernel offsets first."""
+        nd = len(self.out)
+        split = self.shape[:2] + tuple(v for o, k in zip(self.out, self.kernel) for v in (o, k))
+        order = tuple(3 + 2 * i for i in range(nd)) + (0, 1) + tuple(2 + 2 * i for i in range(nd))
+        return split, order
+
+    def split(self, A):
+        if not self.tiled:
+            return [A[index] for index in self.slices]
+        split, order = self._blocked()
+        blocks = np.ascontiguousarray(A[self.crop].reshape(split).transpose(order))
+        blocks = blocks.reshape((-1,) + self.shape[:2] + self.out)
+        return [blocks[k] for k in range(blocks.shape[0])]
+
+    def merge(self, part, dtype):
+        """The inverse of ``split`` for a gradient: ``part(k)`` (the K arrays of window shape) put into a zero
+        input, adding where windows overlap."""
+        if not self.tiled:
+            result = np.zeros(self.shape, dtype)
+            for k, index in enumerate(self.slices):
+                target = result[index]
+                target += part(k)
+            return result
+        split, order = self._blocked()
+        blocks = np.empty(tuple(self.kernel) + self.shape[:2] + self.out, dtype)
+        flat = blocks.reshape((-1,) + self.shape[:2] + self.out)
+        for k in range(len(flat)):
+            flat[k] = part(k)
+        back = blocks.transpose(tuple(int(i) for i in np.argsort(order)))
+        if all(o * k == n for o, k, n in zip(self.out, self.kernel, self.shape[2:])):
+            return np.ascontiguousarray(back).reshape(self.shape)
+        result = np.zeros(self.shape, dtype)   # rows and columns past the last window get no gradient
+        result[self.crop] = back.reshape(result[self.crop].shape)
+        return result
+
+
+def _pool_scatter(g, which, offsets):
+    """The gradient of max pooling: each window's gradient put at its winning offset of a zero input."""
     G = g._array
-    result = np.zeros(shape, G.dtype)
-    for k, index in enumerate(slices):
-        if disjoint:
-            np.copyto(result[index], G, where=which == k)
-        else:
-            target = result[index]
-            target += np.where(which == k, G, 0)
-    return record(result, "MaxPool2DWithIndicesBackwardBackward0", (g,),
-                  lambda h: (_pool_gather(h, which, shape, slices, disjoint),))
+    return record(offsets.merge(lambda k: G * (which == k), G.dtype), "MaxPool2DWithIndicesBackwardBackward0", (g,),
+                  lambda h: (_pool_gather(h, which, offsets),))
 
 
-def _pool_gather(h, which, shape, slices, disjoint=False):
+def _pool_gather(h, which, offsets):
     """The adjoint of ``_pool_scatter``: per window, ``h`` at its winning offset."""
-    H = h._array
-    result = np.zeros(which.shape, H.dtype)
-    for k, index in enumerate(slices):
-        np.copyto(result, H[index], where=which == k)
-    return record(result, "MaxPool2DGatherBackward0", (h,),
-                  lambda g: (_pool_scatter(g, which, shape, slices, disjoint),))
+    parts = offsets.split(h._array)
+    result = parts[0] * (which == 0)
+    for k, part in enumerate(parts[1:], 1):
+        result += part * (which == k)
+    return record(result, "MaxPool2DGatherBackward0", (h,), lambda g: (_pool_scatter(g, which, offsets),))
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
