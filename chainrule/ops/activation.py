@@ -7,7 +7,8 @@ import math
 
 from .._backend import xp as np
 
-from ._common import c_order, float_array, half_in_float32, record
+from ..autograd import grad_mode
+from ._common import _make, c_order, float_array, half_in_float32, record
 from .elementwise import erf, exp, sigmoid, tanh, where
 from .erf_approx import erf_array
 
@@ -20,7 +21,10 @@ def _dim(x, dim):
 
 @half_in_float32
 def softmax(x, dim=None, dtype=None):
-    """exp(x) / sum(exp(x)) along ``dim``, with the max subtracted first so nothing overflows."""
+    """exp(x) / sum(exp(x)) along ``dim``, with the max subtracted first so nothing overflows.
+
+    Backward ``y·(g - Σ g·y)``, on the arrays (in Tensor ops under create_graph).
+    """
     if dtype is not None:
         x = x.to(dtype)
     dim = _dim(x, dim)
@@ -28,15 +32,27 @@ def softmax(x, dim=None, dtype=None):
     if A.ndim == 0:
         out = np.ones_like(A)
     else:
-        e = np.exp(A - A.max(axis=dim, keepdims=True))
-        out = c_order(e / e.sum(axis=dim, keepdims=True))
-    return record(out, "SoftmaxBackward0", (x,),
-                  lambda g, y: (y * (g - (g * y).sum(dim, keepdim=True)),), save_output=True)
+        out = c_order(A - A.max(axis=dim, keepdims=True))   # contiguous, as PyTorch's result
+        np.exp(out, out=out)
+        out /= out.sum(axis=dim, keepdims=True)
+
+    def backward(g, y):
+        if grad_mode.enabled or A.ndim == 0:
+            return (y * (g - (g * y).sum(dim, keepdim=True)),)
+        Y = y._array
+        d = g._array * Y
+        np.subtract(g._array, d.sum(axis=dim, keepdims=True), out=d)
+        d *= Y
+        return (_make(d),)
+    return record(out, "SoftmaxBackward0", (x,), backward, save_output=True)
 
 
 @half_in_float32
 def log_softmax(x, dim=None, dtype=None):
-    """x - logsumexp(x) along ``dim``: the log-probabilities, exact even where softmax underflows."""
+    """x - logsumexp(x) along ``dim``: the log-probabilities, exact even where softmax underflows.
+
+    Backward ``g - exp(y)·Σ g``, on the arrays (in Tensor ops under create_graph).
+    """
     if dtype is not None:
         x = x.to(dtype)
     dim = _dim(x, dim)
@@ -44,10 +60,19 @@ def log_softmax(x, dim=None, dtype=None):
     if A.ndim == 0:
         out = np.zeros_like(A)
     else:
-        shifted = A - A.max(axis=dim, keepdims=True)
-        out = c_order(shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True)))
-    return record(out, "LogSoftmaxBackward0", (x,),
-                  lambda g, y: (g - exp(y) * g.sum(dim, keepdim=True),), save_output=True)
+        out = c_order(A - A.max(axis=dim, keepdims=True))   # contiguous, as PyTorch's result
+        total = np.exp(out).sum(axis=dim, keepdims=True)
+        out -= np.log(total)
+
+    def backward(g, y):
+        if grad_mode.enabled or A.ndim == 0:
+            return (g - exp(y) * g.sum(dim, keepdim=True),)
+        G = g._array
+        d = np.exp(y._array)
+        d *= G.sum(axis=dim, keepdims=True)
+        np.subtract(G, d, out=d)
+        return (_make(d),)
+    return record(out, "LogSoftmaxBackward0", (x,), backward, save_output=True)
 
 
 def leaky_relu(x, negative_slope=0.01, inplace=False):
