@@ -232,8 +232,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         d x = rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂))
         d weight = sum over the batch dims of g · x̂,   d bias = sum of g
 
-    x̂ and rstd are saved from the forward; under ``create_graph`` they are recomputed from ``input``
-    with Tensor ops instead, so that the gradient itself can be differentiated.
+    The mean and rstd of each group are saved from the forward, x̂ rebuilt from ``input``; under
+    ``create_graph`` all of it is recomputed from ``input`` with Tensor ops, so that the gradient itself
+    can be differentiated.
     """
     if isinstance(normalized_shape, numbers.Integral):
         normalized_shape = (int(normalized_shape),)
@@ -251,16 +252,20 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     batch_dims = tuple(range(X.ndim - k))
     C = math.prod(normalized_shape)                             # elements per normalised group
     X2 = X.reshape(-1, C)                                       # (groups, C): a view when X is contiguous
-    xhat = X2 - X2.mean(axis=1, keepdims=True)
-    var = (xhat * xhat).mean(axis=1, keepdims=True)
+    mean = X2.mean(axis=1, keepdims=True)
+    out = X2 - mean
+    var = (out * out).mean(axis=1, keepdims=True)
     var += eps
     rstd = 1.0 / np.sqrt(var)
-    xhat *= rstd
+    out *= rstd                                                 # x̂
     W2 = weight._array.reshape(C) if weight is not None else None
-    out = xhat * W2 if weight is not None else xhat.copy()
+    if weight is not None:
+        out *= W2
     if bias is not None:
         out += bias._array.reshape(C)
     out = out.reshape(X.shape)
+    # Only the per-group mean and rstd are kept: x̂ is rebuilt from the input in the backward (two cheap
+    # passes), so the op holds no activation-sized array of its own beyond the input PyTorch keeps too.
     need_x = input._requires_grad
     need_w = weight is not None and weight._requires_grad
     need_b = bias is not None and bias._requires_grad
@@ -280,6 +285,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                 gb = g.sum(batch_dims) if batch_dims else g
             return gx, gw, gb
         G2 = g._array.reshape(-1, C)
+        xhat = X.reshape(-1, C) - mean
+        xhat *= rstd
         gx = gw = gb = None
         if need_x or need_w:
             gxhat = G2 * xhat                                   # g·x̂, for d weight and mean(ĝ·x̂)
