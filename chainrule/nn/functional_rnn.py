@@ -156,7 +156,7 @@ def _lstm_forward(mode, X, h0, c0, W_ih, W_hh, b_ih, b_hh, reverse):
     packed = np.empty((T + 1, N, H), X.dtype)                        # outputs, then c_n
     cells = np.empty((T, N, H), X.dtype)
     tanh_c = np.empty((T, N, H), X.dtype)
-    WhT = Wh.T
+    WhT = np.ascontiguousarray(Wh.T)      # (a row-major operand: OpenBLAS runs these small products faster)
     h, c = h0, c0
     for t in _order(T, reverse):
         a = acts[t]
@@ -213,7 +213,7 @@ def _gru_forward(mode, X, h0, c0, W_ih, W_hh, b_ih, b_hh, reverse):
         acts += b_ih
     hn_all = np.empty((T, N, H), X.dtype)                            # W_hn h + b_hn, per step
     out = np.empty((T, N, H), X.dtype)
-    WhT = W_hh.T
+    WhT = np.ascontiguousarray(W_hh.T)
     h = h0
     for t in _order(T, reverse):
         a = acts[t]
@@ -269,7 +269,7 @@ def _rnn_forward(mode, X, h0, c0, W_ih, W_hh, b_ih, b_hh, reverse):
     out = (X.reshape(T * N, -1) @ W_ih.T).reshape(T, N, H)          # pre-activations, then outputs
     if b_ih is not None:
         out += b_ih + b_hh
-    WhT = W_hh.T
+    WhT = np.ascontiguousarray(W_hh.T)
     h = h0
     for t in _order(T, reverse):
         a = out[t]
