@@ -87,7 +87,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None:
         raise RuntimeError("scaled_dot_product_attention: explicit attn_mask should not be set when "
                            "is_causal=True")
-    if dropout_p == 0.0 and query._array.dtype == key._array.dtype == value._array.dtype:
+    if dropout_p == 0.0 and query._array.dtype == key._array.dtype == value._array.dtype and \
+            query._array.dtype in (np.float32, np.float64):   # half precision: the composition's float32 ops
         return _attention(query, key, value, attn_mask, is_causal, factor)
     return _attention_composite(query, key, value, attn_mask, is_causal, factor, dropout_p)
 
