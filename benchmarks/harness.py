@@ -62,7 +62,7 @@ class Workload:
     check_config: dict            # small keyword arguments for the correctness guard
     units: Callable[[dict], int]  # how many units (epochs, batches, ops…) one run does
     lib_factory: Callable[..., Callable[[], Any]]    # (lib, **config) → run
-    numpy_factory: Callable[..., Callable[[], Any]]  # (**config) → run
+    numpy_factory: Callable[..., Callable[[], Any]] | None  # (**config) → run; None: no NumPy version
     # (lib, **config) → run of the step captured by lib's compiler (chainrule.compile or torch.compile)
     compiled_factory: Callable[..., Callable[[], Any]] | None = None
     needs: tuple = ()             # dotted attributes of lib that chainrule must have, e.g. "nn.Linear"
@@ -75,6 +75,8 @@ class Workload:
     def make(self, impl: str, lib, config: dict) -> Callable[[], Any]:
         """Build (untimed) one run of this workload for ``impl``."""
         if impl == "numpy":
+            if self.numpy_factory is None:
+                raise NotImplementedError("no hand-written NumPy version of this workload")
             return self.numpy_factory(**config)
         if impl in COMPILED_IMPLS:
             if self.compiled_factory is None:

@@ -18,7 +18,8 @@ import time
 if __package__ in (None, ""):  # also allow `python benchmarks/run.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks import harness, w1_xor, w2_digits, w3_mlp_big, w4_overhead, w5_deep, w6_conv  # noqa: E402
+from benchmarks import (harness, w1_xor, w2_digits, w3_mlp_big, w4_overhead, w5_deep, w6_conv,  # noqa: E402
+                        w7_gpt, w8_lstm_lm, w9_cnn, w10_char_mlp)
 from benchmarks.harness import IMPLS, LABELS  # noqa: E402
 
 MEMORY_IMPLS = ("chainrule", "torch", "numpy")   # graph capture is timed, not measured for memory
@@ -30,7 +31,8 @@ COMPILE_COLUMNS = (
     "default backend (inductor, which generates C++ and builds it with the machine's g++; `loss.backward()` is "
     "a graph break it allows). Workloads without a captured variant read n/a in both columns.")
 
-WORKLOADS = [m.WORKLOAD for m in (w1_xor, w2_digits, w3_mlp_big, w4_overhead, w5_deep, w6_conv)]
+WORKLOADS = [m.WORKLOAD for m in (w1_xor, w2_digits, w3_mlp_big, w4_overhead, w5_deep, w6_conv, w7_gpt, w8_lstm_lm,
+                                  w9_cnn, w10_char_mlp)]
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
 
 

@@ -16,8 +16,12 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..autograd import grad_mode
+from ..autograd.engine import record
+from ..autograd.replay import replay_backward
 from ..ops._autocast import autocast_to_lower_precision
 from ..compiler import is_compiling
+from ..ops._common import broadcast_error
 from ..ops.activation import softmax
 from ..ops.elementwise import where
 from ..ops.shape import cat
@@ -82,14 +86,23 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                f"multiple of key/value heads ({hk})")
         repeat = _make(np.repeat(np.arange(hk), hq // hk))
         key, value = key.index_select(-3, repeat), value.index_select(-3, repeat)
+    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("scaled_dot_product_attention: explicit attn_mask should not be set when "
+                           "is_causal=True")
+    if dropout_p == 0.0 and query._array.dtype == key._array.dtype == value._array.dtype and \
+            query._array.dtype in (np.float32, np.float64):   # half precision: the composition's float32 ops
+        return _attention(query, key, value, attn_mask, is_causal, factor)
+    return _attention_composite(query, key, value, attn_mask, is_causal, factor, dropout_p)
+
+
+def _attention_composite(query, key, value, attn_mask, is_causal, factor, dropout_p=0.0):
+    """Attention as a composition of differentiable ops (PyTorch's "math" path): what dropout takes, and
+    what the fused op's backward differentiates under ``create_graph``."""
     L, S = query.shape[-2], key.shape[-2]
     dtype = query._array.dtype
-    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query @ key.mT) * factor
     if is_causal:
-        if attn_mask is not None:
-            raise RuntimeError("scaled_dot_product_attention: explicit attn_mask should not be set when "
-                               "is_causal=True")
         causal = np.tril(np.ones((L, S), dtype=bool))
         scores = scores + _make(np.where(causal, 0.0, -np.inf).astype(dtype))
     mask = _float_mask(attn_mask, dtype, masked_value_is_true=False, name="attn_mask")
@@ -99,6 +112,67 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, training=True)
     return weights @ value
+
+
+def _attention(query, key, value, attn_mask, is_causal, factor):
+    """The whole of attention as one primitive, like PyTorch's fused CPU kernel: (..., L, E) queries.
+
+    Forward: P = softmax(Q Kᵀ·factor + mask) row by row (a row with every key masked gives zeros), out =
+    P V; P is kept for the backward. Backward, on the arrays::
+
+        dV = Pᵀ g,   dP = g Vᵀ,   dS = P ∘ (dP - rowsum(dP ∘ P)),   dQ = dS K·factor,   dK = dSᵀ Q·factor
+
+    (and d mask = dS for a float mask that requires grad). Under ``create_graph`` the gradient is that
+    of ``_attention_composite`` instead, so it can be differentiated again (PyTorch's fused kernel
+    cannot; its math path can).
+    """
+    Q, K, V = query._array, key._array, value._array
+    scores = np.matmul(Q, K.swapaxes(-1, -2))
+    scores *= factor
+    L, S = Q.shape[-2], K.shape[-2]
+    mask = None
+    if is_causal:
+        mask = np.triu(np.full((L, S), -np.inf, dtype=Q.dtype), 1)   # key j > query i is masked
+    elif attn_mask is not None:
+        mask = _float_mask(attn_mask, Q.dtype, masked_value_is_true=False, name="attn_mask")._array
+        if mask.dtype != Q.dtype:
+            raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                               f"attn_mask.dtype: {attn_mask.dtype} and query.dtype: {query.dtype} instead.")
+    if mask is not None:
+        try:   # in place, unless the mask broadcasts the scores to a larger shape
+            scores = scores.__iadd__(mask) if mask.ndim <= scores.ndim and all(
+                m in (1, s) for m, s in zip(mask.shape[::-1], scores.shape[::-1])) else scores + mask
+        except ValueError as exc:
+            raise broadcast_error(scores.shape, mask.shape, exc) from None
+    # Softmax in place. A fully masked row has max -inf: clamping it to the lowest finite value makes its
+    # exponentials 0 (not NaN), and a floor on the row sums makes the row 0/floor = 0 (PyTorch's safe
+    # softmax), with no Python branch on the values (so a captured step can repeat it).
+    top = scores.max(axis=-1, keepdims=True)
+    np.fmax(top, np.finfo(Q.dtype).min, out=top)   # (a NaN row stays NaN: its scores are NaN)
+    scores -= top
+    probs = np.exp(scores, out=scores)
+    total = probs.sum(axis=-1, keepdims=True)
+    np.fmax(total, np.finfo(Q.dtype).tiny, out=total)
+    probs /= total
+    out = np.matmul(probs, V)
+    mask_input = attn_mask if isinstance(attn_mask, Tensor) and attn_mask._requires_grad else None
+    inputs = (query, key, value, mask_input)
+
+    def backward(g):
+        if grad_mode.enabled:   # create_graph: differentiate the composition, which is differentiable again
+            return replay_backward(lambda q, k, v, m: _attention_composite(q, k, v, attn_mask if m is None else m,
+                                                                           is_causal, factor), inputs, g)
+        G = g._array
+        dP = np.matmul(G, V.swapaxes(-1, -2))
+        dS = dP * probs
+        dP -= dS.sum(axis=-1, keepdims=True)
+        np.multiply(dP, probs, out=dS)                 # dS = P ∘ (dP - rowsum(dP ∘ P))
+        return (_make(np.matmul(dS, K) * factor) if query._requires_grad else None,
+                _make(np.matmul(dS.swapaxes(-1, -2), Q) * factor) if key._requires_grad else None,
+                _make(np.matmul(probs.swapaxes(-1, -2), G)) if value._requires_grad else None,
+                _make(dS) if mask_input is not None else None)
+    return record(out, "ScaledDotProductFlashAttentionForCpuBackward0", inputs, backward,
+                  saved=(query, key, value))
 
 
 def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,

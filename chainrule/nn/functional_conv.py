@@ -30,9 +30,10 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..autograd import grad_mode
 from ..autograd.engine import record
 from ..ops._autocast import autocast_to_lower_precision
-from ..tensor import Tensor
+from ..tensor import Tensor, _make
 
 
 # ----- argument normalisation ---------------------------------------------------------------------
@@ -191,11 +192,18 @@ def grid_im2col(x, kernel, dilation, rows):
     Backward is ``grid_col2im``.
     """
     A = np.ascontiguousarray(x._array)
+    grid = A.shape[2:]
+    row = _prod(grid[1:])
+    cols = _grid_cols(A, tuple(kernel), tuple(dilation), rows)
+    return record(cols, "ConvIm2ColBackward0", (x,),
+                  lambda g: (grid_col2im(g, grid, kernel, dilation),))
+
+
+def _grid_cols(A, kernel, dilation, rows):
+    """``grid_im2col`` on a contiguous (C, N, *grid) array (or a slice of its images): the (C, K, N, L) copy."""
     C, N = A.shape[:2]
     grid = A.shape[2:]
-    kernel, dilation = tuple(kernel), tuple(dilation)
-    row = _prod(grid[1:])
-    L = rows * row
+    L = rows * _prod(grid[1:])
     if _grid_shifts(grid, kernel, dilation)[-1] + L > _prod(grid):
         raise RuntimeError(f"grid_im2col: grid {grid} too small for kernel {kernel} with {rows} rows")
     item = A.itemsize
@@ -203,8 +211,7 @@ def grid_im2col(x, kernel, dilation, rows):
     view = as_strided(A, (C,) + kernel + (N, L),
                       (A.strides[0],) + tuple(e * d for e, d in zip(elem, dilation)) + (A.strides[1], item),
                       writeable=False)
-    cols = np.ascontiguousarray(view).reshape(C, _prod(kernel), N, L)
-    return record(cols, "ConvIm2ColBackward0", (x,), lambda g: (grid_col2im(g, grid, kernel, dilation),))
+    return np.ascontiguousarray(view).reshape(C, _prod(kernel), N, L)
 
 
 def grid_col2im(cols, grid, kernel, dilation):
@@ -227,29 +234,58 @@ def grid_col2im(cols, grid, kernel, dilation):
 def grid_conv(x, w, kernel, dilation, rows):
     """The convolution on the grid: (C, N, *grid) input, (G, O/G, C/G*K) weight -> (G, O/G, N*L).
 
-    ``w @ grid_im2col(x)`` as one op, so that its input gradient can be ``grid_conv_transpose``
-    (matmul and col2im fused a block of channels at a time, never the whole (C*K, N*L) column
-    gradient in memory).
-    The weight gradient ``g @ colsᵀ`` is computed as ``(cols @ gᵀ)ᵀ``, which BLAS runs faster when
-    the contraction (every output pixel) is long.
+    ``w @ grid_im2col(x)`` as one op, a few images at a time: the column matrix of the whole batch
+    (C·K rows by N·L columns, nine times the input for a 3x3 kernel) is never held, only a few MiB of
+    it, and the weight gradient ``g @ colsᵀ`` rebuilds each piece (computed as ``(cols @ gᵀ)ᵀ``, which
+    BLAS runs faster when the contraction, every output pixel, is long). The input gradient is
+    ``grid_conv_transpose``. Under ``create_graph`` the weight gradient is taken through the
+    differentiable ``grid_im2col`` instead, so it can be differentiated again.
     """
-    G = w._array.shape[0]
-    grid = x._array.shape[2:]
-    cols = grid_im2col(x, kernel, dilation, rows)
-    C, K, N, L = cols._array.shape
-    cols = cols.reshape(G, C // G * K, N * L)
+    W = w._array
+    G = W.shape[0]
+    A = np.ascontiguousarray(x._array)
+    C, N = A.shape[:2]
+    grid = A.shape[2:]
+    kernel, dilation = tuple(kernel), tuple(dilation)
+    L = rows * _prod(grid[1:])
+    chunks = _image_chunks(N, C * _prod(kernel) * L * A.itemsize)
+    out = np.empty((G, W.shape[1], N * L), np.result_type(W, A))
+    for n0, n1 in chunks:
+        cols = _grid_cols(A[:, n0:n1], kernel, dilation, rows).reshape(G, -1, (n1 - n0) * L)
+        np.matmul(W, cols, out=out[:, :, n0 * L:n1 * L])
 
     def backward(g):
-        return (grid_conv_transpose(g, w, grid, kernel, dilation, rows) if x._requires_grad else None,
-                (cols @ g.mT).mT if w._requires_grad else None)
-    return record(np.matmul(w._array, cols._array), "ConvolutionBackward0", (x, w), backward,
-                  saved=(w,))
+        gx = grid_conv_transpose(g, w, grid, kernel, dilation, rows) if x._requires_grad else None
+        if not w._requires_grad:
+            return gx, None
+        if grad_mode.enabled:   # create_graph: through differentiable ops
+            cols = grid_im2col(x, kernel, dilation, rows).reshape(G, -1, N * L)
+            return gx, (cols @ g.mT).mT
+        Gr = g._array
+        gw = np.zeros(W.shape, Gr.dtype)
+        for n0, n1 in chunks:
+            cols = _grid_cols(A[:, n0:n1], kernel, dilation, rows).reshape(G, -1, (n1 - n0) * L)
+            gw += np.matmul(cols, Gr[:, :, n0 * L:n1 * L].swapaxes(1, 2)).swapaxes(1, 2)
+        return gx, _make(gw)
+    return record(out, "ConvolutionBackward0", (x, w), backward, saved=(x, w))
+
+
+# Bytes of column matrix per piece in grid_conv: a few MiB keep each GEMM long (thousands of columns) while
+# the whole batch's columns (tens of MiB) are never held at once.
+_COLS_BYTES = 8 * 2**20
+
+
+def _image_chunks(n, bytes_per_image):
+    """(start, stop) ranges of images with about ``_COLS_BYTES`` of columns each."""
+    step = max(1, _COLS_BYTES // max(1, bytes_per_image))
+    return [(i, min(n, i + step)) for i in range(0, n, step)]
 
 
 # Channels per GEMM in grid_conv_transpose: at most about this many bytes of column gradient at a
-# time. The whole (C*K, N*L) product costs more in fresh memory than it gains in GEMM efficiency
-# (and larger pieces measured markedly slower here); much smaller pieces make the GEMMs too thin.
-_CHUNK_BYTES = 4 * 2**20
+# time. The whole (C*K, N*L) product costs more in fresh memory than it gains in GEMM efficiency;
+# much smaller pieces make the GEMMs too thin (4 MiB gave 2-channel GEMMs on the W9 benchmark's
+# second convolution, ~15% slower than 8 MiB over its forward and backward).
+_CHUNK_BYTES = 8 * 2**20
 
 
 def grid_conv_transpose(g, w, grid, kernel, dilation, rows):

@@ -31,12 +31,17 @@ def _check_tensor(x, name, fn):
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``: input (*, in_features), weight (out_features, in_features).
 
-    One primitive (why: a Linear layer is most of an MLP's time; as a composition it would record
-    a transpose, a matmul and an add, three nodes, each with its own temporaries). Backward::
+    One primitive (why: a Linear layer is most of an MLP's or a transformer's time; as a composition it
+    would record a transpose, a matmul and an add, three nodes, each with its own temporaries). The batch
+    dims are flattened so that every product is one 2-D GEMM (a (B, T, C) input is one (B·T, C) matrix,
+    not B small products). Backward, with g and x flattened the same way::
 
         d input  = g @ W                 (*, in)
-        d weight = g_flat.T @ x_flat     (out, in)   batch dims flattened into one
-        d bias   = g_flat.sum(0)         (out,)
+        d weight = gᵀ @ x                (out, in)
+        d bias   = g.sum(0)              (out,)
+
+    computed on the arrays directly; under ``create_graph`` the same formulas in Tensor ops, so that
+    the gradient can be differentiated again.
     """
     _check_tensor(input, "input", "linear")
     _check_tensor(weight, "weight", "linear")
@@ -53,32 +58,36 @@ def linear(input, weight, bias=None):
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and {wt}): input of shape "
                            f"{list(X.shape)} has {cols} features but weight of shape {list(W.shape)} expects "
                            f"{W.shape[-1]}")
-    out = X @ W.T
+    if W.ndim == 1 or X.ndim == 1:   # a vector on either side: NumPy's matmul has the shapes right
+        return _linear_vector(input, weight, bias)
+    batch_shape = X.shape[:-1]
+    X2 = X.reshape(-1, X.shape[-1])                   # a view when X is contiguous
+    out = X2 @ W.T
     if bias is not None:
-        if out.ndim:
-            out += bias._array   # out is a fresh array: add in place, no second (batch × out) buffer
-        else:
-            out = out + bias._array
-    need_x, need_w = input.requires_grad, weight.requires_grad
-    need_b = bias is not None and bias.requires_grad
+        out += bias._array   # out is a fresh array: add in place, no second (batch × out) buffer
+    out = out.reshape(batch_shape + (W.shape[0],))
+    need_x, need_w = input._requires_grad, weight._requires_grad
+    need_b = bias is not None and bias._requires_grad
 
     def backward(g):
-        gx = gw = gb = None
-        if need_x:
-            gx = g @ weight if W.ndim == 2 else g.unsqueeze(-1) * weight
-        if need_w or need_b:
-            if W.ndim == 2 and g.ndim == 2:   # a plain batch: no reshapes needed
-                g2, x2 = g, input
-            else:
-                g2 = g.reshape(-1, W.shape[0]) if W.ndim == 2 else g.reshape(-1)
-                x2 = input.reshape(-1, W.shape[-1])
-            if need_w:
-                gw = matmul_tn(g2, x2) if W.ndim == 2 else g2 @ x2   # g2ᵀ·x2 in one op
-            if need_b:
-                gb = g2.sum(0)
-        return gx, gw, gb
+        if grad_mode.enabled:    # create_graph: the same formulas in differentiable ops
+            g2 = g.reshape(-1, W.shape[0])
+            return (g @ weight if need_x else None,
+                    matmul_tn(g2, input.reshape(-1, W.shape[1])) if need_w else None,
+                    g2.sum(0) if need_b else None)
+        G2 = g._array.reshape(-1, W.shape[0])
+        return (_make((G2 @ W).reshape(X.shape)) if need_x else None,
+                _make(G2.T @ X2) if need_w else None,
+                _make(G2.sum(0)) if need_b else None)
     saved = tuple(t for t, need in ((weight, need_x), (input, need_w)) if need)
-    return record(out, "AddmmBackward0", (input, weight, bias), backward, saved=saved)
+    return record(out, "AddmmBackward0" if X.ndim == 2 else "UnsafeViewBackward0", (input, weight, bias), backward,
+                  saved=saved)
+
+
+def _linear_vector(input, weight, bias):
+    """linear with a 1-D input or a 1-D weight: a composition of matmul and add (rare, not hot)."""
+    out = input @ weight.mT if weight.ndim == 2 else input @ weight
+    return out + bias if bias is not None else out
 
 
 @half_in_float32
@@ -224,8 +233,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         d x = rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂))
         d weight = sum over the batch dims of g · x̂,   d bias = sum of g
 
-    x̂ and rstd are saved from the forward; under ``create_graph`` they are recomputed from ``input``
-    with Tensor ops instead, so that the gradient itself can be differentiated.
+    The mean and rstd of each group are saved from the forward, x̂ rebuilt from ``input``; under
+    ``create_graph`` all of it is recomputed from ``input`` with Tensor ops, so that the gradient itself
+    can be differentiated.
     """
     if isinstance(normalized_shape, numbers.Integral):
         normalized_shape = (int(normalized_shape),)
@@ -241,32 +251,60 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                                f"{list(normalized_shape)}")
     dims = tuple(range(X.ndim - k, X.ndim))
     batch_dims = tuple(range(X.ndim - k))
-    mu = X.mean(axis=dims, keepdims=True)
-    xc = X - mu
-    rstd = 1.0 / np.sqrt((xc * xc).mean(axis=dims, keepdims=True) + eps)
-    xhat = xc * rstd
-    out = xhat
+    C = math.prod(normalized_shape)                             # elements per normalised group
+    X2 = X.reshape(-1, C)                                       # (groups, C): a view when X is contiguous
+    mean = X2.mean(axis=1, keepdims=True)
+    out = X2 - mean
+    var = (out * out).mean(axis=1, keepdims=True)
+    var += eps
+    rstd = 1.0 / np.sqrt(var)
+    out *= rstd                                                 # x̂
+    W2 = weight._array.reshape(C) if weight is not None else None
     if weight is not None:
-        out = out * weight._array
+        out *= W2
     if bias is not None:
-        out = out + bias._array
-    need_x = input.requires_grad
+        out += bias._array.reshape(C)
+    out = out.reshape(X.shape)
+    # Only the per-group mean and rstd are kept: x̂ is rebuilt from the input in the backward (two cheap
+    # passes), so the op holds no activation-sized array of its own beyond the input PyTorch keeps too.
+    need_x = input._requires_grad
+    need_w = weight is not None and weight._requires_grad
+    need_b = bias is not None and bias._requires_grad
 
     def backward(g):
         if grad_mode.enabled:   # create_graph: rebuild x̂ and rstd from input so they carry history
             c = input - input.mean(dims, keepdim=True)
             r = ((c * c).mean(dims, keepdim=True) + eps).rsqrt()
             xh = c * r
-        else:
-            r, xh = _make(rstd), _make(xhat)
+            gx = gw = gb = None
+            if need_x:
+                gh = g * weight if weight is not None else g
+                gx = r * (gh - gh.mean(dims, keepdim=True) - xh * (gh * xh).mean(dims, keepdim=True))
+            if need_w:
+                gw = (g * xh).sum(batch_dims) if batch_dims else g * xh
+            if need_b:
+                gb = g.sum(batch_dims) if batch_dims else g
+            return gx, gw, gb
+        G2 = g._array.reshape(-1, C)
+        xhat = X.reshape(-1, C) - mean
+        xhat *= rstd
         gx = gw = gb = None
+        if need_x or need_w:
+            gxhat = G2 * xhat                                   # g·x̂, for d weight and mean(ĝ·x̂)
+            if need_w:
+                gw = _make(gxhat.sum(0).reshape(weight._array.shape))
         if need_x:
-            gh = g * weight if weight is not None else g
-            gx = r * (gh - gh.mean(dims, keepdim=True) - xh * (gh * xh).mean(dims, keepdim=True))
-        if weight is not None and weight.requires_grad:
-            gw = (g * xh).sum(batch_dims) if batch_dims else g * xh
-        if bias is not None and bias.requires_grad:
-            gb = g.sum(batch_dims) if batch_dims else g
+            gh = G2 * W2 if weight is not None else G2          # ĝ = g·weight
+            # mean(ĝ) and mean(ĝ·x̂) per group: with a weight, two matrix-vector products
+            mean_gh = (G2 @ W2 if weight is not None else G2.sum(1)).reshape(-1, 1) / C
+            mean_ghx = (gxhat @ W2 if weight is not None else gxhat.sum(1)).reshape(-1, 1) / C
+            d = xhat * mean_ghx
+            np.subtract(gh, d, out=d)
+            d -= mean_gh
+            d *= rstd
+            gx = _make(d.reshape(X.shape))
+        if need_b:
+            gb = _make(G2.sum(0).reshape(bias._array.shape))
         return gx, gw, gb
     return record(out, "NativeLayerNormBackward0", (input, weight, bias), backward,
                   saved=tuple(t for t in (input, weight) if t is not None))

@@ -1,8 +1,12 @@
 """Pooling and resizing: ``max_pool1d/2d``, ``avg_pool1d/2d``, ``adaptive_avg_pool1d/2d``, ``interpolate``.
 
-None of these needs a backward rule of its own; each is a composition of differentiable pieces:
+Max pooling without padding (``max_pool2d(x, 2)``, the usual case) is a primitive: a loop over the kernel
+offsets keeps each window's running maximum and which offset holds it (PyTorch's rule: the first maximum,
+NaN wins), and the backward scatters the gradient to those offsets (``_pool_scatter``), whose own
+backward gathers (``_pool_gather``) and vice versa, so gradients of any order work. The rest are
+compositions of differentiable pieces:
 
-* max pooling finds each window's argmax in NumPy (a strided view, no copy per window) and then
+* padded max pooling finds each window's argmax in NumPy (a strided view, no copy per window) and then
   *gathers* those input elements (``take``): its backward scatters the gradient to the winners,
   and its double backward gathers again.
 * average pooling is a window sum (im2col, then a sum over the kernel rows) divided by a constant
@@ -10,12 +14,14 @@ None of these needs a backward rule of its own; each is a composition of differe
 * adaptive average pooling is a product with two constant averaging matrices (rows, columns).
 * nearest-neighbour interpolation is indexing with a constant index per output row and column.
 """
+import itertools
 import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import dtypes
+from ..autograd.engine import record
 from ..ops._autocast import autocast_runs_as_is
 from ..tensor import Tensor, _make
 from .functional_conv import _ntuple, _prod, im2col, pad
@@ -68,6 +74,8 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     N, C = A.shape[:2]
     spatial = A.shape[2:]
     out, extra = _pool_geometry(spatial, kernel, stride, padding, dilation, ceil_mode, op)
+    if not any(padding) and not any(extra) and A.dtype.kind == "f":
+        return _max_pool_unpadded(input, kernel, stride, dilation, out, return_indices)
     # Pad with -inf so padding never wins; find each window's argmax on a strided view.
     fill = -np.inf if dtypes.is_float_np(A.dtype) else np.iinfo(A.dtype).min
     padded = np.full((N, C) + tuple(n + 2 * p + e for n, p, e in zip(spatial, padding, extra)), fill, A.dtype)
@@ -91,6 +99,112 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     if return_indices:
         return values, _make(indices.astype(np.int64))
     return values
+
+
+def _offset_slices(kernel, stride, dilation, out):
+    """Per kernel offset (row-major), the basic index that picks, for every window, the element at that offset."""
+    return [(slice(None), slice(None)) + tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
+                                               for o, d, n, s in zip(offset, dilation, out, stride))
+            for offset in itertools.product(*(range(k) for k in kernel))]
+
+
+def _max_pool_unpadded(input, kernel, stride, dilation, out, return_indices):
+    """Max pooling of (N, C, *S) without padding as one primitive: a running maximum over the kernel
+    offsets, each an (N, C, *out) array of the element at that offset of every window.
+
+    An offset takes over where its value is larger than the maximum so far, or NaN: PyTorch's rule, so ties
+    keep the first maximum and a NaN wins. ``which`` records the winning offset per window for the backward.
+    All of it is arithmetic (compare, maximum), never a masked copy, which NumPy runs many times slower.
+    """
+    A = input._array
+    offsets = _Offsets(A.shape, kernel, stride, dilation, out)
+    views = offsets.split(A)
+    best = views[0].copy()
+    wide = len(views) > 127
+    which = np.zeros(best.shape, np.int64 if wide else np.int8)
+    for k, value in enumerate(views[1:], 1):
+        wins = np.greater(value, best)
+        wins |= np.isnan(value)
+        np.maximum(best, value, out=best)    # the winner's value (NaN if any): ties keep the first
+        # k is larger than every offset before it: where it wins, max(which, k) is k, elsewhere which.
+        np.maximum(which, np.multiply(wins, k, dtype=which.dtype), out=which)
+    values = record(best, "MaxPool2DWithIndicesBackward0", (input,),
+                    lambda g: (_pool_scatter(g, which, offsets),))
+    if not return_indices:
+        return values
+    # PyTorch's indices: the winner's flat position h·W + w in its (unpadded) input plane.
+    spatial = A.shape[2:]
+    at = np.unravel_index(which, kernel)
+    coords = [np.arange(o).reshape([-1 if j == i else 1 for j in range(len(out))]) * s + off * d
+              for i, (o, s, d, off) in enumerate(zip(out, stride, dilation, at))]
+    return values, _make(np.ravel_multi_index(tuple(coords), spatial).astype(np.int64))
+
+
+class _Offsets:
+    """The elements at each kernel offset of every window, as K arrays of shape (N, C, *out), and back.
+
+    Windows that tile the input (stride = kernel, no dilation: ``max_pool2d(x, 2)``) are de-interleaved by one
+    copy into a (K, N, C, *out) block, so that every later pass reads contiguous memory; otherwise each
+    offset is a strided view of the input (windows may overlap, and the gradient adds up).
+    """
+
+    def __init__(self, shape, kernel, stride, dilation, out):
+        self.shape, self.kernel, self.out = tuple(shape), tuple(kernel), tuple(out)
+        self.tiled = all(s == k for s, k in zip(stride, kernel)) and all(d == 1 for d in dilation)
+        self.slices = _offset_slices(kernel, stride, dilation, out)
+        self.crop = (slice(None), slice(None)) + tuple(slice(0, o * k) for o, k in zip(out, kernel))
+
+    def _blocked(self):
+        """(N, C, o1, k1, o2, k2, ...) and the axis order that puts the kernel offsets first."""
+        nd = len(self.out)
+        split = self.shape[:2] + tuple(v for o, k in zip(self.out, self.kernel) for v in (o, k))
+        order = tuple(3 + 2 * i for i in range(nd)) + (0, 1) + tuple(2 + 2 * i for i in range(nd))
+        return split, order
+
+    def split(self, A):
+        if not self.tiled:
+            return [A[index] for index in self.slices]
+        split, order = self._blocked()
+        blocks = np.ascontiguousarray(A[self.crop].reshape(split).transpose(order))
+        blocks = blocks.reshape((-1,) + self.shape[:2] + self.out)
+        return [blocks[k] for k in range(blocks.shape[0])]
+
+    def merge(self, part, dtype):
+        """The inverse of ``split`` for a gradient: ``part(k)`` (the K arrays of window shape) put into a zero
+        input, adding where windows overlap."""
+        if not self.tiled:
+            result = np.zeros(self.shape, dtype)
+            for k, index in enumerate(self.slices):
+                target = result[index]
+                target += part(k)
+            return result
+        split, order = self._blocked()
+        blocks = np.empty(tuple(self.kernel) + self.shape[:2] + self.out, dtype)
+        flat = blocks.reshape((-1,) + self.shape[:2] + self.out)
+        for k in range(len(flat)):
+            flat[k] = part(k)
+        back = blocks.transpose(tuple(int(i) for i in np.argsort(order)))
+        if all(o * k == n for o, k, n in zip(self.out, self.kernel, self.shape[2:])):
+            return np.ascontiguousarray(back).reshape(self.shape)
+        result = np.zeros(self.shape, dtype)   # rows and columns past the last window get no gradient
+        result[self.crop] = back.reshape(result[self.crop].shape)
+        return result
+
+
+def _pool_scatter(g, which, offsets):
+    """The gradient of max pooling: each window's gradient put at its winning offset of a zero input."""
+    G = g._array
+    return record(offsets.merge(lambda k: G * (which == k), G.dtype), "MaxPool2DWithIndicesBackwardBackward0", (g,),
+                  lambda h: (_pool_gather(h, which, offsets),))
+
+
+def _pool_gather(h, which, offsets):
+    """The adjoint of ``_pool_scatter``: per window, ``h`` at its winning offset."""
+    parts = offsets.split(h._array)
+    result = parts[0] * (which == 0)
+    for k, part in enumerate(parts[1:], 1):
+        result += part * (which == k)
+    return record(result, "MaxPool2DGatherBackward0", (h,), lambda g: (_pool_scatter(g, which, offsets),))
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):

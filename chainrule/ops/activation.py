@@ -8,9 +8,11 @@ import math
 from .._backend import xp as np
 
 from .. import dtypes
+from ..autograd import grad_mode
 from ..tensor import _check_dim
-from ._common import c_order, floating_only, half_in_float32, record
+from ._common import _make, c_order, float_array, floating_only, half_in_float32, record
 from .elementwise import erf, exp, expm1, masked_grad, sigmoid, tanh, where
+from .erf_approx import erf_array
 
 
 def _prepare(x, dim, dtype, name):
@@ -33,28 +35,54 @@ def _prepare(x, dim, dtype, name):
 
 @half_in_float32
 def softmax(x, dim=None, dtype=None):
-    """exp(x) / sum(exp(x)) along ``dim``, with the max subtracted first so nothing overflows."""
+    """exp(x) / sum(exp(x)) along ``dim``, with the max subtracted first so nothing overflows.
+
+    Backward ``y·(g - Σ g·y)``, on the arrays (in Tensor ops under create_graph).
+    """
     x, A, dim = _prepare(x, dim, dtype, "softmax")
     if A.size == 0:
         out = A.copy()
     else:
-        e = np.exp(A - A.max(axis=dim, keepdims=True))
-        out = c_order(e / e.sum(axis=dim, keepdims=True))
-    return record(out.reshape(x._array.shape), "SoftmaxBackward0", (x,),
-                  lambda g, y: (y * (g - (g * y).sum(dim, keepdim=True)),), save_output=True)
+        out = c_order(A - A.max(axis=dim, keepdims=True))   # contiguous, as PyTorch's result
+        np.exp(out, out=out)
+        out /= out.sum(axis=dim, keepdims=True)
+    scalar = x.ndim == 0
+
+    def backward(g, y):
+        if grad_mode.enabled or scalar:
+            return (y * (g - (g * y).sum(dim, keepdim=True)),)
+        Y = y._array
+        d = g._array * Y
+        np.subtract(g._array, d.sum(axis=dim, keepdims=True), out=d)
+        d *= Y
+        return (_make(d),)
+    return record(out.reshape(x._array.shape), "SoftmaxBackward0", (x,), backward, save_output=True)
 
 
 @half_in_float32
 def log_softmax(x, dim=None, dtype=None):
-    """x - logsumexp(x) along ``dim``: the log-probabilities, exact even where softmax underflows."""
+    """x - logsumexp(x) along ``dim``: the log-probabilities, exact even where softmax underflows.
+
+    Backward ``g - exp(y)·Σ g``, on the arrays (in Tensor ops under create_graph).
+    """
     x, A, dim = _prepare(x, dim, dtype, "log_softmax")
     if A.size == 0:
         out = A.copy()
     else:
-        shifted = A - A.max(axis=dim, keepdims=True)
-        out = c_order(shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True)))
-    return record(out.reshape(x._array.shape), "LogSoftmaxBackward0", (x,),
-                  lambda g, y: (g - exp(y) * g.sum(dim, keepdim=True),), save_output=True)
+        out = c_order(A - A.max(axis=dim, keepdims=True))   # contiguous, as PyTorch's result
+        total = np.exp(out).sum(axis=dim, keepdims=True)
+        out -= np.log(total)
+    scalar = x.ndim == 0
+
+    def backward(g, y):
+        if grad_mode.enabled or scalar:
+            return (g - exp(y) * g.sum(dim, keepdim=True),)
+        G = g._array
+        d = np.exp(y._array)
+        d *= G.sum(axis=dim, keepdims=True)
+        np.subtract(G, d, out=d)
+        return (_make(d),)
+    return record(out.reshape(x._array.shape), "LogSoftmaxBackward0", (x,), backward, save_output=True)
 
 
 def leaky_relu(x, negative_slope=0.01, inplace=False):
@@ -75,16 +103,88 @@ def silu(x, inplace=False):
     return x * sigmoid(x)
 
 
+_SQRT_HALF = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_TANH_K = math.sqrt(2 / math.pi)   # the tanh form: Φ(x) ≈ (1 + tanh(k·(x + c·x³))) / 2
+_TANH_C = 0.044715
+
+
 @half_in_float32
 def gelu(x, approximate="none"):
-    """x·Φ(x) (the exact form, with erf), or PyTorch's tanh approximation when ``approximate='tanh'``."""
+    """x·Φ(x) (the exact form, with erf), or PyTorch's tanh approximation when ``approximate='tanh'``.
+
+    One primitive (why: it sits on an activation-sized array in every transformer MLP, where the
+    composition recorded six ops and kept as many temporaries). Φ(x), or the tanh form's (1 + tanh)/2,
+    is kept from the forward for the backward, ``g · gelu'(x)`` (see ``gelu_backward``).
+    """
     floating_only(x, "GeluKernelImpl")
-    if approximate == "tanh":
-        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1 + tanh(inner))
-    if approximate != "none":
+    if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
-    return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+    X = float_array(x).reshape(-1)   # 1-D: NumPy's in-place ops need arrays (a 0-d result is a scalar)
+    cdf = _tanh_cdf(X) if approximate == "tanh" else erf_array(X * _SQRT_HALF)
+    if approximate != "tanh":
+        cdf += 1
+        cdf *= 0.5
+    out = (X * cdf).reshape(x._array.shape)
+    return record(out, "GeluBackward0", (x,), lambda g: (gelu_backward(g, x, approximate, cdf),), saved=(x,))
+
+
+def gelu_backward(g, x, approximate="none", cdf=None):
+    """``g · gelu'(x)`` as one op, its own backward in Tensor ops (so gradients of any order work)::
+
+        exact: gelu'(x) = Φ(x) + x·φ(x),  φ(x) = exp(-x²/2)/√(2π)
+        tanh:  gelu'(x) = (1 + t)/2 + x·(1 - t²)·u'/2,  t = tanh(u), u = k(x + c·x³), u' = k(1 + 3c·x²)
+
+    ``cdf`` is the forward's Φ(x) (or (1 + t)/2), reused instead of computed again.
+    """
+    X, G = x._array.reshape(-1), g._array.reshape(-1)
+    if approximate == "tanh":
+        if cdf is None:
+            cdf = _tanh_cdf(X)
+        slope = 1 - cdf                                     # (1 - t²)/4 = cdf·(1 - cdf)
+        slope *= cdf
+        slope *= (1 + 3 * _TANH_C * X * X) * X              # · u'/k · x
+        slope *= 2 * _TANH_K
+        slope += cdf
+    else:
+        slope = X * X
+        slope *= -0.5
+        np.exp(slope, out=slope)
+        slope *= X * _INV_SQRT_2PI
+        slope += cdf if cdf is not None else 0.5 * (1 + erf_array(X * _SQRT_HALF))
+    slope *= G
+    return record(slope.reshape(g._array.shape), "GeluBackwardBackward0", (g, x),
+                  lambda gg: (gg * _gelu_slope(x, approximate), gg * g * _gelu_curvature(x, approximate)),
+                  saved=(g, x))
+
+
+def _tanh_cdf(X):
+    """(1 + tanh(u))/2, u = k(x + c·x³), computed as 1/(1 + e^(-2u)): accurate to the last bit also where it is
+    tiny (1 + tanh(u) itself would cancel away to rounding error for very negative x)."""
+    e = (X + _TANH_C * X * X * X) * (-2 * _TANH_K)
+    with np.errstate(over="ignore"):   # e^(-2u) = inf gives 1/(1 + inf) = 0, which is right
+        np.exp(e, out=e)
+    e += 1
+    return np.reciprocal(e, out=e)
+
+
+def _gelu_slope(x, approximate):
+    """gelu'(x) in Tensor ops (for gradients of the backward)."""
+    if approximate == "tanh":
+        t = tanh((x + _TANH_C * x * x * x) * _TANH_K)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_TANH_K * (1 + 3 * _TANH_C * x * x))
+    return 0.5 * (1 + erf(x * _SQRT_HALF)) + x * exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+
+def _gelu_curvature(x, approximate):
+    """gelu''(x) in Tensor ops: φ(x)·(2 - x²), or for the tanh form s·u' + x·s·(u'' - 2t·u'²)/2 with
+    s = 1 - t², u'' = 6kc·x."""
+    if approximate == "tanh":
+        t = tanh((x + _TANH_C * x * x * x) * _TANH_K)
+        s = 1 - t * t
+        du = _TANH_K * (1 + 3 * _TANH_C * x * x)
+        return s * du + 0.5 * x * s * (6 * _TANH_K * _TANH_C * x - 2 * t * du * du)
+    return exp(-0.5 * x * x) * _INV_SQRT_2PI * (2 - x * x)
 
 
 @half_in_float32

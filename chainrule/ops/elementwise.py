@@ -13,6 +13,7 @@ from ..autograd.grad_mode import state as grad_state
 from ..compiler import raise_if
 from ._common import (Tensor, _make, broadcast_error, float_array, half_in_float32, keep_bfloat16, no_bool, operands,
                       record, requires, tensors, to_tensor)
+from .erf_approx import erf_array
 
 
 def _apply(ufunc, a, b, A, B):
@@ -488,16 +489,8 @@ def relu_backward(g, y):
 
 
 def erf(x):
-    return record(_erf(float_array(x)), "ErfBackward0", (x,),
+    return record(erf_array(float_array(x)), "ErfBackward0", (x,),
                   lambda g: (g * (2 / math.sqrt(math.pi)) * exp(-(x * x)),), saved=(x,))
-
-
-def _erf(a):
-    try:
-        from scipy.special import erf as scipy_erf
-    except ImportError:  # SciPy is optional: fall back to the standard library, element by element
-        return np.vectorize(math.erf, otypes=[a.dtype])(a)
-    return scipy_erf(a).astype(a.dtype, copy=False)
 
 
 def _zero_grad_op(fn, name):

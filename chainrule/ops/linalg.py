@@ -1,8 +1,9 @@
 """Matrix products: ``matmul`` in all of PyTorch's cases (1-D, 2-D, batched, broadcast batch dims)."""
 from .._backend import xp as np
 
+from ..autograd import grad_mode
 from ._autocast import autocast_runs_as_is, autocast_to_lower_precision
-from ._common import _HALF_FLOATS, half_in_float32, record, requires, to_tensor
+from ._common import _HALF_FLOATS, _make, half_in_float32, record, requires, to_tensor
 
 
 def _check(a, b, op):
@@ -35,6 +36,8 @@ def _matmul_nd(a, b):
     op followed by a product.
     """
     A, B = a._array, b._array
+    if B.ndim == 2 and A.ndim > 2:
+        return _matmul_folded(a, b)
     try:
         out = np.matmul(A, B)
     except ValueError:
@@ -43,6 +46,25 @@ def _matmul_nd(a, b):
     ra, rb = requires(a), requires(b)
     return record(out, "MmBackward0" if A.ndim == 2 and B.ndim == 2 else "BmmBackward0", (a, b),
                   lambda g: (matmul_nt(g, b) if ra else None, matmul_tn(a, g) if rb else None),
+                  saved=(b, a) if ra and rb else (b,) if ra else (a,))
+
+
+def _matmul_folded(a, b):
+    """(..., n, k) @ (k, m) as one 2-D GEMM over the flattened leading dims (NumPy's stacked matmul
+    would make one small product per leading index). Backward: dA = g @ Bᵀ, dB = A₂ᵀ @ g₂ (the
+    flattened operands), on the arrays; under create_graph in Tensor ops."""
+    A, B = a._array, b._array
+    A2 = A.reshape(-1, A.shape[-1])
+    out = (A2 @ B).reshape(A.shape[:-1] + (B.shape[1],))
+    ra, rb = requires(a), requires(b)
+
+    def backward(g):
+        if grad_mode.enabled:   # create_graph: differentiable ops
+            return (matmul_nt(g, b) if ra else None,
+                    matmul_tn(a.reshape(-1, A.shape[-1]), g.reshape(-1, B.shape[1])) if rb else None)
+        G2 = g._array.reshape(-1, B.shape[1])
+        return (_make((G2 @ B.T).reshape(A.shape)) if ra else None, _make(A2.T @ G2) if rb else None)
+    return record(out, "UnsafeViewBackward0", (a, b), backward,
                   saved=(b, a) if ra and rb else (b,) if ra else (a,))
 
 

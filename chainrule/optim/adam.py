@@ -9,21 +9,23 @@ Per parameter, at step ``t`` with gradient ``g`` (negated when ``maximize``)::
     v_max = max(v_max, v)                      # amsgrad only; used instead of v below
     p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
-The operations and their order are PyTorch's, so results agree to rounding.
+The operations and their order are PyTorch's, so results agree to rounding. Like PyTorch's ``foreach``
+implementation, the update works on the arrays directly (a dozen NumPy passes per parameter, in place,
+no Tensor op and no graph bookkeeping), and reads no value into Python, so ``chainrule.compile`` captures it.
 """
 
 import numpy as np
 
 import chainrule
 
-from .optimizer import Optimizer, scalar_like
+from .optimizer import Optimizer, bump_versions, lerp_, updatable
 
 
 class Adam(Optimizer):
     """Implements the Adam algorithm.
 
     ``foreach``, ``capturable``, ``differentiable`` and ``fused`` are accepted for
-    PyTorch compatibility and ignored.
+    PyTorch compatibility and ignored (there is one implementation, foreach-style and capturable).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
@@ -57,33 +59,36 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = chainrule.zeros_like(p)
                 if amsgrad:
                     state["max_exp_avg_sq"] = chainrule.zeros_like(p)
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-
-            grad = -p.grad if group["maximize"] else p.grad
-            state["step"].add_(1)
+            touched = [p, state["step"], state["exp_avg"], state["exp_avg_sq"]]
+            if amsgrad:
+                touched.append(state["max_exp_avg_sq"])
+            P, step, m, v = (updatable(t) for t in touched[:4])
+            grad = p.grad._array
+            if group["maximize"]:
+                grad = -grad
+            step += 1
             # The step count stays a tensor (chainrule.compile captures this step); the corrections are
             # computed from it in double precision, as PyTorch computes them from its Python float.
-            step = state["step"]._array.astype(np.float64)
-
+            t = step.astype(np.float64)
             if weight_decay != 0:
                 if group["decoupled_weight_decay"]:
-                    p.mul_(1 - lr * weight_decay)
+                    P *= 1 - lr * weight_decay
                 else:
-                    grad = grad.add(p, alpha=weight_decay)
-
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-
-            bias_correction1 = 1 - beta1 ** step
-            bias_correction2 = 1 - beta2 ** step
-            step_size = lr / bias_correction1
-            bias_correction2_sqrt = np.sqrt(bias_correction2)
-
+                    grad = grad + weight_decay * P
+            lerp_(m, grad, 1 - beta1)
+            v *= beta2
+            square = np.multiply(grad, grad)
+            square *= 1 - beta2
+            v += square
             if amsgrad:
-                max_exp_avg_sq = state["max_exp_avg_sq"]
-                max_exp_avg_sq.copy_(chainrule.maximum(max_exp_avg_sq, exp_avg_sq))
-                second = max_exp_avg_sq
+                second = updatable(touched[4])
+                np.maximum(second, v, out=second)
             else:
-                second = exp_avg_sq
-            denom = (second.sqrt() / scalar_like(bias_correction2_sqrt, p)).add_(eps)
-            p.addcdiv_(exp_avg, denom, value=scalar_like(-step_size, p))
+                second = v
+            denom = np.sqrt(second, out=square)
+            denom /= np.sqrt(1 - beta2 ** t).astype(P.dtype)
+            denom += eps
+            update = np.divide(m, denom, out=denom)
+            update *= (-lr / (1 - beta1 ** t)).astype(P.dtype)
+            P += update
+            bump_versions(touched)

@@ -19,6 +19,8 @@ from collections import defaultdict
 from copy import deepcopy
 from itertools import chain
 
+import numpy as np
+
 import chainrule
 from chainrule.tensor import _make
 
@@ -243,6 +245,32 @@ class Optimizer:
                 saved["param_names"] = group["param_names"]
         self.state = state
         self.param_groups = saved_groups
+
+
+def updatable(tensor):
+    """``tensor``'s array, for an update in place (an optimizer's step); a clear error if it is read-only."""
+    array = tensor._array
+    if not array.flags.writeable:
+        raise RuntimeError(f"the optimizer cannot update a read-only tensor of shape {list(array.shape)} in place "
+                           f"(loaded with mmap, or an expanded view?); clone() it first")
+    return array
+
+
+def bump_versions(tensors):
+    """Count an in-place change of each tensor (so that a graph that saved one refuses to use it)."""
+    for t in tensors:
+        t._vc[0] += 1
+
+
+def lerp_(start, end, weight):
+    """``start += weight·(end - start)`` on arrays, with PyTorch's two formulas (``lerp_``'s rounding)."""
+    d = end - start
+    if weight < 0.5:
+        d *= weight
+        start += d
+    else:
+        d *= 1 - weight
+        np.subtract(end, d, out=start)
 
 
 def scalar_like(value, param):

@@ -9,14 +9,17 @@ Per parameter, with gradient ``g`` (negated when ``maximize``)::
     p = p - lr * g
 """
 
-from .optimizer import Optimizer
+from chainrule.tensor import _make
+
+from .optimizer import Optimizer, bump_versions, updatable
 
 
 class SGD(Optimizer):
     """Implements stochastic gradient descent (optionally with momentum).
 
     ``foreach``, ``differentiable`` and ``fused`` are accepted for PyTorch
-    compatibility and ignored: there is one NumPy implementation.
+    compatibility and ignored: there is one NumPy implementation, foreach-style (it
+    updates the arrays in place, with no Tensor op per parameter).
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
@@ -38,15 +41,23 @@ class SGD(Optimizer):
         lr, momentum = group["lr"], group["momentum"]
         weight_decay, dampening = group["weight_decay"], group["dampening"]
         for p in self._params_with_grad(group):
-            grad = -p.grad if group["maximize"] else p.grad
+            P = updatable(p)
+            grad = p.grad._array
+            if group["maximize"]:
+                grad = -grad
             if weight_decay != 0:
-                grad = grad.add(p, alpha=weight_decay)
+                grad = grad + weight_decay * P
+            touched = [p]
             if momentum != 0:
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = grad.detach().clone()
+                    buf = state["momentum_buffer"] = _make(grad.copy())
                 else:
-                    buf.mul_(momentum).add_(grad, alpha=1 - dampening)
-                grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-            p.add_(grad, alpha=-lr)
+                    B = updatable(buf)
+                    B *= momentum
+                    B += grad if dampening == 0 else (1 - dampening) * grad
+                    touched.append(buf)
+                grad = grad + momentum * buf._array if group["nesterov"] else buf._array
+            P += grad * -lr
+            bump_versions(touched)

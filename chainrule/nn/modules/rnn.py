@@ -7,47 +7,19 @@ gate order (LSTM: input, forget, cell, output; GRU: reset, update, new), the GRU
 values (``output, h_n`` or ``output, (h_n, c_n)``), so weights copied from PyTorch give the same
 numbers.
 
-A step is a handful of Tensor ops, and the sequence is a Python loop over time steps: autograd
-unrolls it (backpropagation through time) with no rule of its own.
+A layer runs each direction over the whole sequence as one primitive (``functional_rnn.rnn_layer``:
+one GEMM for every step's input projection, the recurrence and backpropagation through time inside);
+the cells are a handful of Tensor ops per step.
 """
 import math
 
 from ... import creation
-from ...ops.elementwise import relu, sigmoid, tanh
 from ...ops.shape import cat, stack
 from .. import init
-from ..functional_layers import dropout, linear
+from ..functional_layers import dropout
+from ..functional_rnn import CELLS, cell_step, rnn_layer
 from ..parameter import Parameter
 from .module import Module
-
-
-# ----- one time step of each cell type ------------------------------------------------------------
-def _rnn_tanh_step(x, h, w_ih, w_hh, b_ih, b_hh):
-    return tanh(linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh))
-
-
-def _rnn_relu_step(x, h, w_ih, w_hh, b_ih, b_hh):
-    return relu(linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh))
-
-
-def _lstm_step(x, state, w_ih, w_hh, b_ih, b_hh):
-    h, c = state
-    i, f, g, o = (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).chunk(4, -1)
-    c = sigmoid(f) * c + sigmoid(i) * tanh(g)
-    return sigmoid(o) * tanh(c), c
-
-
-def _gru_step(x, h, w_ih, w_hh, b_ih, b_hh):
-    xr, xz, xn = linear(x, w_ih, b_ih).chunk(3, -1)
-    hr, hz, hn = linear(h, w_hh, b_hh).chunk(3, -1)
-    r = sigmoid(xr + hr)
-    z = sigmoid(xz + hz)
-    n = tanh(xn + r * hn)            # the reset gate scales W_hn h + b_hn (PyTorch's form)
-    return (1 - z) * n + z * h
-
-
-_STEPS = {"RNN_TANH": (_rnn_tanh_step, 1), "RNN_RELU": (_rnn_relu_step, 1), "LSTM": (_lstm_step, 4),
-          "GRU": (_gru_step, 3)}
 
 
 def _uniform_init(module, hidden_size):
@@ -92,7 +64,7 @@ class RNNBase(Module):
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional = bidirectional
         self.proj_size = 0
-        gates = _STEPS[mode][1] * hidden_size
+        gates = CELLS[mode][1] * hidden_size
         directions = 2 if bidirectional else 1
         self._flat_weights_names = []
         for layer in range(num_layers):
@@ -152,29 +124,23 @@ class RNNBase(Module):
             h0, c0 = self._initial_state(input, h0, batch), self._initial_state(input, c0, batch)
         else:
             h0 = self._initial_state(input, hx, batch)
-        step, _ = _STEPS[self.mode]
         directions = 2 if self.bidirectional else 1
-        xs = list(input.unbind(0))        # one (N, features) tensor per time step
+        layer_input = input
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             outs = []
             for d in range(directions):
                 k = layer * directions + d
-                w = self._weights(layer, d)
-                state = (h0[k], c0[k]) if is_lstm else h0[k]
-                seq = [None] * len(xs)
-                order = range(len(xs) - 1, -1, -1) if d else range(len(xs))
-                for t in order:
-                    state = step(xs[t], state, *w)
-                    seq[t] = state[0] if is_lstm else state
-                outs.append(seq)
-                h_n.append(state[0] if is_lstm else state)
+                out, h, c = rnn_layer(self.mode, layer_input, h0[k], c0[k] if is_lstm else None,
+                                      *self._weights(layer, d), reverse=bool(d))
+                outs.append(out)
+                h_n.append(h)
                 if is_lstm:
-                    c_n.append(state[1])
-            xs = outs[0] if directions == 1 else [cat([f, b], -1) for f, b in zip(*outs)]
+                    c_n.append(c)
+            layer_input = outs[0] if directions == 1 else cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
-                xs = list(dropout(stack(xs), self.dropout, True).unbind(0))
-        output = stack(xs)
+                layer_input = dropout(layer_input, self.dropout, True)
+        output = layer_input
         h_n = stack(h_n)
         if is_lstm:
             c_n = stack(c_n)
@@ -239,7 +205,7 @@ class RNNCellBase(Module):
         super().__init__()
         self.mode = mode
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        gates = _STEPS[mode][1] * hidden_size
+        gates = CELLS[mode][1] * hidden_size
         self.weight_ih = Parameter(creation.empty(gates, input_size, dtype=dtype))
         self.weight_hh = Parameter(creation.empty(gates, hidden_size, dtype=dtype))
         if bias:
@@ -272,7 +238,7 @@ class RNNCellBase(Module):
         return creation.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
 
     def _run(self, input, hx):
-        return _STEPS[self.mode][0](input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return cell_step(self.mode, input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

@@ -19,7 +19,8 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     """The ``norm_type``-norm of all tensors together (as if concatenated into one vector).
 
     The norm stays an array from start to end (no Python float is read from it), so ``chainrule.compile``
-    can capture a step that clips; the finiteness check reads it only when asked for.
+    can capture a step that clips; the finiteness check reads it only when asked for. One pass over each
+    gradient (a BLAS dot product for the 2-norm).
     """
     if isinstance(tensors, Tensor):
         tensors = [tensors]
@@ -29,7 +30,10 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         return _make(np.asarray(0.0, dtype=np.float32))
     arrays = [t._array for t in tensors]
     # Each tensor's norm, then the norm of those norms: PyTorch's order (ord=inf: the largest magnitude).
-    norms = [np.linalg.norm(a.reshape(-1), ord=norm_type) if a.size else np.zeros((), a.dtype) for a in arrays]
+    if norm_type == 2.0:   # √(x·x): one BLAS dot product per tensor, no temporary
+        norms = [np.sqrt(np.dot(a.reshape(-1), a.reshape(-1))) if a.size else np.zeros((), a.dtype) for a in arrays]
+    else:
+        norms = [np.linalg.norm(a.reshape(-1), ord=norm_type) if a.size else np.zeros((), a.dtype) for a in arrays]
     total = np.asarray(np.linalg.norm(np.stack(norms), ord=norm_type), dtype=arrays[0].dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
@@ -45,9 +49,12 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         return
     total = total_norm._array if isinstance(total_norm, Tensor) else np.asarray(total_norm, dtype=np.float32)
     coef = np.minimum(float(max_norm) / (total + 1e-6), 1.0)
-    with no_grad():
-        for g in grads:
-            g.mul_(_make(coef.astype(g._array.dtype)))
+    for g in grads:   # in place on the arrays (one pass each, no Tensor op), counted as a change of each .grad
+        G = g._array
+        if not G.flags.writeable:
+            g.mul_(_make(coef.astype(G.dtype)))   # (raises the read-only error)
+        G *= coef.astype(G.dtype)
+        g._vc[0] += 1
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
