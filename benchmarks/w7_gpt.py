@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from benchmarks.harness import Workload, observe
+from benchmarks.harness import Workload, captured_once, compile_step, observe
 from benchmarks.weights import load_weights
 
 N_LAYER, N_HEAD, N_EMBD, BLOCK, VOCAB, BATCH = 4, 4, 128, 64, 65, 12
@@ -139,13 +139,42 @@ def lib_run(lib, steps, batch):
     return run
 
 
+def compiled_run(lib, steps, batch):
+    """The same steps through ``chainrule.compile`` or ``torch.compile``, captured once per worker (see
+    ``harness.captured_once``) and traced for this batch shape before the run (three calls: eager, trace,
+    first replay); then the weights are put back and AdamW's state zeroed in place (step 0 with zero moments
+    is a fresh optimizer's state), so the timed steps are the steady state and give the eager steps' numbers."""
+    xs, ys = batches(steps, batch)
+    xs, ys = [lib.tensor(x) for x in xs], [lib.tensor(y) for y in ys]
+
+    def capture():
+        model = gpt_model(lib)
+        optimizer = optimizer_for(lib, model)
+        return model, optimizer, compile_step(lib, train_step(lib, model, optimizer))
+    model, optimizer, step = captured_once(lib, "gpt", capture)
+    for _ in range(3):
+        step(xs[0], ys[0])
+    load_weights(lib, model, initial_weight)
+    with lib.no_grad():
+        for state in optimizer.state.values():
+            for value in state.values():
+                value.zero_()
+
+    def run():
+        for x, y in zip(xs, ys):
+            loss = step(x, y)
+        return observe(loss, *model.parameters())
+
+    return run
+
+
 WORKLOAD = Workload(
     key="W7", name="gpt", title="GPT 4 layers, 4 heads, 128 embd, block 64, batch 12, AdamW + clip",
     unit="ms/step", unit_scale=1e3,
     config=lambda quick: {"steps": 2 if quick else 5, "batch": BATCH},
     check_config={"steps": 2, "batch": 4},
     units=lambda cfg: cfg["steps"],
-    lib_factory=lib_run, numpy_factory=None,
+    lib_factory=lib_run, numpy_factory=None, compiled_factory=compiled_run,
     needs=("tensor", "arange", "nn.Embedding", "nn.LayerNorm", "nn.GELU", "nn.ModuleDict", "nn.ModuleList",
            "nn.functional.scaled_dot_product_attention", "nn.utils.clip_grad_norm_", "optim.AdamW"),
     rtol=1e-3, atol=1e-4,   # Adam moves a weight with a near-zero gradient by ~±lr

@@ -87,8 +87,8 @@ class _Traced(np.ndarray):
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         return _tracer.call(_astype, (self, np.dtype(dtype), copy), {})
 
-    def copy(self, order="C"):
-        return _tracer.call(np.copy, (self,), {})
+    def copy(self, order="C"):   # ndarray.copy makes C order by default (np.copy keeps the layout)
+        return _tracer.call(np.copy, (self,), {"order": order})
 
     def argmax(self, axis=None, out=None, keepdims=False):
         return _tracer.call(np.argmax, (self,), {"axis": axis, "keepdims": keepdims})

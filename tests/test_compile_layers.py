@@ -14,6 +14,24 @@ import chainrule as cr
 nn = cr.nn
 
 
+class _CausalSelfAttention(nn.Module):
+    """GPT's attention as GPT training scripts write it: heads split by view/transpose, and merged back by
+    ``transpose(1, 2).contiguous().view(...)``, which needs ``contiguous()`` to make a C-ordered copy."""
+
+    def __init__(self, embd=8, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.c_attn = nn.Linear(embd, 3 * embd, bias=False)
+        self.c_proj = nn.Linear(embd, embd, bias=False)
+
+    def forward(self, x):
+        B, T, C = x.size()
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
+        y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
 def _data(*shape):
     return lambda r: cr.tensor(r.standard_normal(shape).astype(np.float32))
 
@@ -36,6 +54,7 @@ LAYERS = {
     "MultiheadAttention": (lambda: nn.MultiheadAttention(8, 2, batch_first=True), _data(2, 5, 8)),
     "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
                                 _data(2, 5, 8)),
+    "GPT causal self-attention": (_CausalSelfAttention, _data(2, 5, 8)),
     "Dropout in eval mode": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)).eval(), _data(3, 4)),
     "Flatten, Unflatten": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 6), nn.Unflatten(1, (2, 3))),
                            _data(2, 3, 4)),
