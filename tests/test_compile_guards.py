@@ -170,6 +170,32 @@ def test_freezing_a_layer_makes_a_new_trace():
     assert not refusals and len(fn.programs) == 2
 
 
+
+def test_a_value_the_guards_cannot_read_is_refused_by_name():
+    """An iterator's position is Python state no guard can read: capture is refused with CaptureError naming the
+    value (fullgraph), or with a warning naming it and eager calls (the default), which agree with eager mode."""
+    def build():
+        model = _model()
+        weights = iter([1.0, 0.5, 0.25] * 10)     # the step takes the next loss weight from it
+
+        def step(x, y):
+            model.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y) * next(weights)
+            loss.backward()
+            with cr.no_grad():
+                for p in model.parameters():
+                    p -= 0.1 * p.grad
+            return loss.detach()
+        return step, None, model.parameters
+    refusals, fn = _run_both(build)
+    assert refusals and all("weights" in r and "list_iterator" in r for r in refusals), refusals
+    assert not fn.programs
+    step, _, _ = build()
+    with pytest.raises(cr.CaptureError, match="cannot guard weights: a list_iterator"):
+        compiled = cr.compile(step, fullgraph=True)
+        for x, y in _batches(3):
+            compiled(x, y)
+
 # ----- the mutation fuzz: random changes between calls, compiled and eager must agree after every call ------------
 SHIFT = None          # a global tensor the fuzzed step reads (rebound by one of the mutations)
 MUTATION_STATS = []   # (seed, mutations applied, traces, replays, refused?): conftest.py prints the figures
