@@ -2,6 +2,7 @@
 numbers. Every case runs on PyTorch and chainrule and the two must agree (values, NaN positions,
 gradients, dtypes), or both must raise."""
 import math
+import warnings
 
 import pytest
 import torch
@@ -147,3 +148,14 @@ def test_grad_of_a_non_leaf_warns_naming_retain_grad_like_torch():
         warnings.simplefilter("error")
         assert x.grad is not None and z.grad is not None
         assert chainrule.ones(2).grad is None
+
+
+@pytest.mark.parametrize("op", ["log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal"])
+def test_values_outside_the_domain_give_inf_or_nan_silently_as_in_torch(op):
+    # A causal mask written as torch.log(torch.tril(ones)) takes log(0) = -inf: PyTorch says nothing.
+    values = [-1.0, 0.0, -0.0, 4.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = getattr(chainrule, op)(chainrule.tensor(values))
+    theirs = getattr(torch, op)(torch.tensor(values))
+    assert ours.tolist() == pytest.approx(theirs.tolist(), nan_ok=True)

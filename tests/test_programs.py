@@ -9,6 +9,7 @@ for a broken layer or optimizer (which leaves the loss near its untrained value)
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -31,10 +32,16 @@ CORPUS = [
     ("seq2seq_attention.py", ("abs", 0.1)),           # accuracy of reversing the training strings
     ("gan.py", ("abs", 0.6)),                         # mean of the generated samples (the target is 3.0)
     ("model_zoo.py", ("rel", 0.08)),
+    ("makemore_mlp.py", ("rel", 0.1)),
+    ("regression.py", ("abs", 0.05)),
+    ("time_sequence.py", ("abs", 2e-3)),
 ]
+WORD_LM_TOLERANCE = {"LSTM": (("rel", 0.2), ("abs", 0.3)), "Transformer": (("rel", 0.2), ("abs", 0.3))}
+NANOGPT_TOLERANCE = (("rel", 0.05), ("rel", 0.1))
 
 
 def _run(args, with_chainrule, cwd):
+    """Run ``python args...`` (or ``chainrule run args...``) in ``cwd``; its last ``final:`` figure, seconds."""
     cmd = [sys.executable, "-m", "chainrule", "run", *args] if with_chainrule else [sys.executable, *args]
     # One thread for both: PyTorch's thread pool on a small shared machine only slows it down.
     env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1")
@@ -74,3 +81,41 @@ def test_lstm_language_model_saves_a_checkpoint_that_the_generation_script_loads
         figures[with_chainrule] = (trained, scored)
     _compare(figures[True][0], figures[False][0], ("rel", 0.05), "lstm_lm.py validation loss")
     _compare(figures[True][1], figures[False][1], ("rel", 0.15), "lstm_generate.py sentence log-likelihood")
+
+
+def test_word_language_model_trains_saves_the_whole_model_and_generates_from_it(tmp_path):
+    """word_lm/: data.py + model.py + main.py (an LSTM and an ``nn.Transformer`` subclass, saved whole with
+    ``torch.save(model, f)`` and reloaded) + generate.py (loads the whole model and samples from it)."""
+    folder = os.path.join(PROGRAMS, "word_lm")
+    for model, extra in (("LSTM", []), ("Transformer", ["--lr", "2"])):
+        figures = {}
+        for with_chainrule in (True, False):
+            saved = str(tmp_path / f"{model}_{with_chainrule}.pt")
+            trained, _ = _run([os.path.join(folder, "main.py"), "--model", model, "--epochs", "6", *extra,
+                               "--save", saved], with_chainrule, tmp_path)
+            sampled, _ = _run([os.path.join(folder, "generate.py"), "--checkpoint", saved,
+                               "--outf", str(tmp_path / "generated.txt")], with_chainrule, tmp_path)
+            figures[with_chainrule] = (trained, sampled)
+        print(f"word_lm {model}: PyTorch {figures[False]}, chainrule {figures[True]}")
+        _compare(figures[True][0], figures[False][0], WORD_LM_TOLERANCE[model][0], f"word_lm {model} test loss")
+        _compare(figures[True][1], figures[False][1], WORD_LM_TOLERANCE[model][1],
+                 f"word_lm {model} share of grammatical word pairs in generated text")
+
+
+def test_gpt_model_file_trains_from_memmapped_data_and_samples_from_its_checkpoint(tmp_path):
+    """nanogpt/: prepare.py writes uint16 train.bin / val.bin; train.py (configurator globals, np.memmap
+    batches, fused-AdamW detection, GradScaler(enabled=False), DDP scaffolding) saves a checkpoint that
+    sample.py loads to generate with top-k and to score a fixed text."""
+    folder = tmp_path / "nanogpt"
+    shutil.copytree(os.path.join(PROGRAMS, "nanogpt"), folder)
+    shutil.copy(os.path.join(PROGRAMS, "names.py"), tmp_path)
+    subprocess.run([sys.executable, "prepare.py"], cwd=folder, check=True, capture_output=True)
+    figures = {}
+    for with_chainrule in (True, False):
+        out_dir = f"--out_dir=out_{with_chainrule}"
+        trained, _ = _run(["train.py", out_dir], with_chainrule, folder)
+        scored, _ = _run(["sample.py", out_dir], with_chainrule, folder)
+        figures[with_chainrule] = (trained, scored)
+    print(f"nanogpt: PyTorch {figures[False]}, chainrule {figures[True]}")
+    _compare(figures[True][0], figures[False][0], NANOGPT_TOLERANCE[0], "nanogpt/train.py validation loss")
+    _compare(figures[True][1], figures[False][1], NANOGPT_TOLERANCE[1], "nanogpt/sample.py loss of a fixed text")

@@ -377,37 +377,45 @@ def expm1(x):
                   save_output=True)
 
 
+def _outside_domain_quietly(fn, x):
+    """``fn`` of x's floats, with NumPy's warnings silenced: PyTorch gives log(0) = -inf, log(-1) = nan,
+    sqrt(-1) = nan and 1/sqrt(0) = inf without a word, and programs rely on it (a causal mask written as
+    ``torch.log(torch.tril(ones))``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return fn(float_array(x))
+
+
 def log(x):
-    return record(np.log(float_array(x)), "LogBackward0", (x,), lambda g: (g / x,), saved=(x,))
+    return record(_outside_domain_quietly(np.log, x), "LogBackward0", (x,), lambda g: (g / x,), saved=(x,))
 
 
 def log2(x):
-    return record(np.log2(float_array(x)), "Log2Backward0", (x,),
+    return record(_outside_domain_quietly(np.log2, x), "Log2Backward0", (x,),
                   lambda g: (g / (x * math.log(2.0)),), saved=(x,))
 
 
 def log10(x):
-    return record(np.log10(float_array(x)), "Log10Backward0", (x,),
+    return record(_outside_domain_quietly(np.log10, x), "Log10Backward0", (x,),
                   lambda g: (g / (x * math.log(10.0)),), saved=(x,))
 
 
 def log1p(x):
-    return record(np.log1p(float_array(x)), "Log1PBackward0", (x,), lambda g: (g / (x + 1),),
+    return record(_outside_domain_quietly(np.log1p, x), "Log1PBackward0", (x,), lambda g: (g / (x + 1),),
                   saved=(x,))
 
 
 def sqrt(x):
-    return record(np.sqrt(float_array(x)), "SqrtBackward0", (x,), lambda g, out: (g / (2 * out),),
-                  save_output=True)
+    return record(_outside_domain_quietly(np.sqrt, x), "SqrtBackward0", (x,),
+                  lambda g, out: (g / (2 * out),), save_output=True)
 
 
 def rsqrt(x):
-    return record(1 / np.sqrt(float_array(x)), "RsqrtBackward0", (x,),
+    return record(_outside_domain_quietly(lambda a: 1 / np.sqrt(a), x), "RsqrtBackward0", (x,),
                   lambda g, out: (-0.5 * g * out * out * out,), save_output=True)
 
 
 def reciprocal(x):
-    return record(1 / float_array(x), "ReciprocalBackward0", (x,), lambda g, out: (-g * out * out,),
+    return record(_outside_domain_quietly(lambda a: 1 / a, x), "ReciprocalBackward0", (x,), lambda g, out: (-g * out * out,),
                   save_output=True)
 
 
