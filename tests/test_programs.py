@@ -119,3 +119,21 @@ def test_gpt_model_file_trains_from_memmapped_data_and_samples_from_its_checkpoi
     print(f"nanogpt: PyTorch {figures[False]}, chainrule {figures[True]}")
     _compare(figures[True][0], figures[False][0], NANOGPT_TOLERANCE[0], "nanogpt/train.py validation loss")
     _compare(figures[True][1], figures[False][1], NANOGPT_TOLERANCE[1], "nanogpt/sample.py loss of a fixed text")
+
+
+@pytest.mark.parametrize("model", ["word_lm-LSTM", "word_lm-GRU", "word_lm-Transformer", "nanogpt"])
+def test_program_models_train_like_pytorch_step_by_step_from_the_same_weights(model, tmp_path):
+    """What the corpus comparison leaves to a tolerance (a different random start) pinned down: the
+    programs' own model files, given PyTorch's initial weights and dropout off, must give PyTorch's loss at
+    every step of their training loop (float32 rounding apart: 1e-5 relative)."""
+    driver = os.path.join(os.path.dirname(__file__), "same_weights_driver.py")
+    weights = str(tmp_path / "weights.npz")
+    steps = {}
+    for with_chainrule in (False, True):   # PyTorch first: it writes the weights chainrule starts from
+        cmd = [sys.executable, *(["-m", "chainrule", "run"] if with_chainrule else []), driver, model, weights]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                             env=dict(os.environ, OMP_NUM_THREADS="1"))
+        assert out.returncode == 0, out.stderr[-3000:]
+        steps[with_chainrule] = [float(v) for v in re.search(r"^losses: (.*)$", out.stdout, re.M)[1].split()]
+    assert len(steps[True]) == len(steps[False]) == 8
+    assert steps[True] == pytest.approx(steps[False], rel=1e-5), f"PyTorch {steps[False]}, chainrule {steps[True]}"
