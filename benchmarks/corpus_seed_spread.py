@@ -19,7 +19,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from test_programs import CORPUS, PROGRAMS, _run  # noqa: E402
 
-SEEDED_BY_ARGUMENT = {"cnn_digits.py", "vae.py", "model_zoo.py", "lstm_lm.py"}
+SEEDED_BY_ARGUMENT = {"cnn_digits.py", "vae.py", "model_zoo.py", "lstm_lm.py", "mnist_accel.py"}
 
 
 def _with_seed(program, seed, workdir):

@@ -81,7 +81,7 @@ _bind_random_methods()
 # The layers above the core (imported last: they are built from everything above).
 from . import distributed  # noqa: E402  (before nn: nn.parallel builds on it; MPI starts only in init_process_group)
 from . import datasets, nn, optim, utils  # noqa: E402
-from . import amp, backends, functional  # noqa: E402  (torch.amp, torch.backends, torch.functional)
+from . import accelerator, amp, backends, functional  # noqa: E402  (torch.accelerator, torch.amp, ...)
 from .amp.autocast_mode import (autocast, get_autocast_cpu_dtype, get_autocast_dtype,  # noqa: E402
                                  is_autocast_cpu_enabled, is_autocast_enabled)
 from .serialization import load, save  # noqa: E402

@@ -127,3 +127,18 @@ def test_histograms_of_integers_are_refused_as_pytorch_refuses_them():
         assert str(ours.value) == str(theirs.value)
     with pytest.raises(RuntimeError, match="max must be larger than min"):
         chainrule.histc(chainrule.tensor([1.0]), bins=2, min=3, max=1)
+
+
+def test_accelerator_answers_as_cpu_only_pytorch():
+    # Current official examples pick their device with torch.accelerator before anything else.
+    for lib in (torch, chainrule):
+        assert lib.accelerator.is_available() is False
+        assert lib.accelerator.current_accelerator() is None
+        assert lib.accelerator.current_accelerator(check_available=True) is None
+        assert lib.accelerator.device_count() == 0
+    for name in ("current_device_index", "synchronize"):
+        with pytest.raises(RuntimeError) as theirs:
+            getattr(torch.accelerator, name)()
+        with pytest.raises(RuntimeError) as ours:
+            getattr(chainrule.accelerator, name)()
+        assert str(ours.value) == str(theirs.value)
