@@ -357,6 +357,44 @@ def test_max_pool_ties_nan_and_minus_infinity_follow_torch():
     check(lambda lib, a: lib.nn.functional.max_pool2d(a, 2, return_indices=True), [x])
 
 
+def test_max_pool_unbatched_float32_indices_and_a_wide_kernel():
+    # an unbatched (C, H, W) input through the fused path, with its indices
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, 2, return_indices=True), [(3, 8, 6)])
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, 3, stride=1, return_indices=True), [(2, 7, 5)])
+    # float32 as the benchmarks run it: values, indices and gradient, tiled and overlapping windows
+    x = np.random.default_rng(7).standard_normal((5, 4, 14, 12)).astype(np.float32)
+    for kwargs in (dict(kernel_size=2), dict(kernel_size=3, stride=2)):
+        got = [lib.nn.functional.max_pool2d(lib.tensor(x), return_indices=True, **kwargs) for lib in (chainrule, torch)]
+        for a, b in zip(*got):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # more than 127 kernel offsets: the winning offset no longer fits an int8
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, (12, 12), stride=(3, 4), return_indices=True),
+          [(1, 2, 15, 17)])
+    assert gradgradcheck(lambda a: F.max_pool2d(a, (12, 11)) ** 2, (leaf(1, 1, 13, 12),))
+
+
+def test_max_pool_padded_and_ceil_mode_keep_the_general_path():
+    # padding and ceil_mode (windows past the edge) are not the primitive; they keep the gather composition
+    for kwargs in (dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, ceil_mode=True)):
+        check(lambda lib, x: lib.nn.functional.max_pool2d(x, return_indices=True, **kwargs), [(2, 3, 7, 9)])
+        assert F.max_pool2d(leaf(1, 1, 7, 9), **kwargs).grad_fn.name() != "MaxPool2DWithIndicesBackward0"
+        double_backward_matches_torch(lambda lib, a: lib.nn.functional.max_pool2d(a, **kwargs) ** 2,
+                                      [np.random.default_rng(8).standard_normal((1, 2, 7, 9))])
+    assert F.max_pool2d(leaf(1, 1, 8, 8), 2).grad_fn.name() == "MaxPool2DWithIndicesBackward0"
+
+
+def test_a_captured_step_through_overlapping_max_pool_matches_eager():
+    def build():
+        w = leaf(3, 2, 2, 2, seed=1, scale=0.5)
+        x = chainrule.tensor(np.random.default_rng(0).standard_normal((2, 2, 9, 8)))
+
+        def loss():
+            h = F.max_pool2d(F.conv2d(x, w), 3, stride=2)
+            return (F.max_pool1d(h.flatten(2), 2, stride=1) ** 2).mean()
+        return sgd_step(loss, [w]), [w]
+    captured_matches_eager(build)
+
+
 def test_a_captured_cnn_step_matches_eager():
     def build():
         conv1, conv2 = chainrule.nn.Conv2d(1, 4, 3), chainrule.nn.Conv2d(4, 8, 3)
@@ -370,6 +408,21 @@ def test_a_captured_cnn_step_matches_eager():
             return F.nll_loss(F.log_softmax(fc(chainrule.flatten(h, 1)), dim=1), y)
         return sgd_step(loss, params), params
     captured_matches_eager(build)
+
+
+# ----- the grid convolution's pieces -------------------------------------------------------------------
+@pytest.mark.parametrize("groups", [1, 2])
+def test_grid_conv_in_many_image_and_channel_pieces_matches_torch(monkeypatch, groups):
+    # pieces of a few bytes: every image its own forward/weight-gradient GEMM, every channel block its own
+    # input-gradient GEMM; the result must not depend on the piece sizes
+    from chainrule.nn import functional_conv as CF
+    monkeypatch.setattr(CF, "_COLS_BYTES", 1)
+    monkeypatch.setattr(CF, "_CHUNK_BYTES", 1)
+    fn = lambda lib, x, w, b: lib.nn.functional.conv2d(x, w, b, padding=1, groups=groups)  # noqa: E731
+    check(fn, [(3, 16, 5, 4), (4, 16 // groups, 3, 3), (4,)])
+    float32_pair(fn, [np.random.default_rng(i).standard_normal(s) for i, s in
+                      enumerate(((5, 16, 6, 6), (6, 16 // groups, 3, 3), (6,)))], rtol=1e-4, atol=1e-4)
+    assert 16 // groups * 9 >= CF._GRID_MIN_ROWS
 
 
 # ----- optimizers updating the arrays in place (foreach style) -----------------------------------------
