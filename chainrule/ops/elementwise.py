@@ -10,7 +10,7 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
-from ..compiler import raise_if
+from ..compiler import is_compiling, raise_if
 from ._common import (Tensor, _make, broadcast_error, float_array, half_in_float32, keep_bfloat16, no_bool, operands,
                       record, requires, tensors, to_tensor)
 from .erf_approx import erf_array
@@ -38,9 +38,27 @@ def _kind(X):
 def masked_grad(g, keep):
     """``g`` where the boolean array ``keep`` holds, else 0: selected, not multiplied, so an inf or
     NaN gradient stays out of the positions the op cut off (inf·0 would be NaN there), as in PyTorch."""
-    G = g._array
-    return record(np.where(keep, G, np.zeros((), G.dtype)), "MaskedGradBackward", (g,),
-                  lambda gg: (masked_grad(gg, keep),))
+    return record(select_or_zero(keep, g._array), "MaskedGradBackward", (g,), lambda gg: (masked_grad(gg, keep),))
+
+
+_SAME_SIZE_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
+def select_or_zero(keep, G):
+    """``np.where(keep, G, 0)`` for a boolean ``keep`` of G's shape, exactly (+0 where not kept).
+
+    np.where runs ~10 ns an element on a mask without long runs (ReLU's), as slow as a transcendental
+    function; so for IEEE floats it is G's bits ANDed with all-ones or all-zeros words made from the
+    mask, about 8x faster. (While ``chainrule.compile`` traces, np.where: its tracer records no dtype views.)
+    """
+    ints = _SAME_SIZE_INT.get(G.itemsize) if G.dtype.kind == "f" else None
+    if ints is None or keep.shape != G.shape or is_compiling():
+        return np.where(keep, G, np.zeros((), G.dtype))
+    out = np.empty(G.shape, G.dtype)         # owns its memory: a leaf's .grad can take it without a copy
+    words = out.view(ints)
+    np.negative(keep, out=words, dtype=ints)  # True -> -1 (all ones), False -> 0
+    words &= G.view(ints)
+    return out
 
 
 def zero_grad(g, shape=None):
@@ -491,8 +509,7 @@ def relu_backward(g, y):
     """g where the output is not <= 0 (positive, or NaN: PyTorch's threshold_backward), else 0, as
     one op (see tanh_backward)."""
     positive = ~(y._array <= 0)
-    G = g._array
-    return record(np.where(positive, G, np.zeros((), G.dtype)), "ThresholdBackwardBackward0", (g, y),
+    return record(select_or_zero(positive, g._array), "ThresholdBackwardBackward0", (g, y),
                   lambda gg: (masked_grad(gg, positive), None))
 
 
