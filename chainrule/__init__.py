@@ -24,6 +24,9 @@ from .ops import _METHODS  # noqa: F401
 from .random import (Generator, bernoulli, get_rng_state, initial_seed, manual_seed, multinomial, normal,
                      rand, rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state)
 from .tensor import Size, Tensor
+from ._allocator import keep_freed_memory
+
+keep_freed_memory()   # freed arrays reused, not faulted in again: see _allocator.py
 
 __version__ = "0.1.0"
 
