@@ -447,3 +447,21 @@ def test_an_optimizer_refuses_a_read_only_parameter_clearly():
     for opt in (chainrule.optim.SGD([w], lr=0.1), chainrule.optim.Adam([w])):
         with pytest.raises(RuntimeError, match="cannot update a read-only tensor"):
             opt.step()
+
+
+# ----- ReLU's gradient selected by bit mask ------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_relu_gradient_selects_exactly_as_torch(dtype):
+    x = np.random.default_rng(0).standard_normal((6, 50)).astype(dtype)
+    x[0, :4] = [0.0, -0.0, np.nan, np.inf]
+    g = np.random.default_rng(1).standard_normal((6, 50)).astype(dtype)
+    g[1, :] = np.inf                    # inf and NaN upstream gradients must not leak where ReLU cut
+    g[2, :] = np.nan
+    g[3, :] = -0.0
+    grads = []
+    for lib in (chainrule, torch):
+        t = lib.tensor(x, requires_grad=True)
+        lib.nn.functional.relu(t).backward(lib.tensor(g))
+        grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(grads[0].view(np.uint8), grads[1].view(np.uint8))   # bit for bit (signs of 0)
+    assert grads[0].flags.owndata
