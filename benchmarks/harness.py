@@ -21,6 +21,7 @@ Run ``python -m benchmarks.harness --peak-memory MODULE IMPL [--quick]`` to get 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import importlib
 import json
@@ -422,6 +423,16 @@ def _reset_peak_rss() -> bool:
         return False
 
 
+def _release_free_heap() -> None:
+    """Give the memory malloc holds free back to the kernel (glibc's ``malloc_trim``), so that RSS counts
+    only live memory. chainrule keeps freed blocks for reuse (chainrule/_allocator.py): without this, what
+    the warm-up and setup freed would sit in "RSS before the run" and the run would reuse it unseen."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc: nothing to release this way
+        pass
+
+
 def _peak_memory_child(module_name: str, impl: str, quick: bool) -> dict:
     """Inside the subprocess: import, warm up, build the run (setup), then measure the run's own peak.
 
@@ -441,9 +452,11 @@ def _peak_memory_child(module_name: str, impl: str, quick: bool) -> dict:
     try:
         workload.make(impl, library.module, workload.check_config)()  # warm-up: load lazy kernels
         gc.collect()
+        _release_free_heap()
         before_setup = _proc_status_kib("VmRSS")
         run = workload.make(impl, library.module, workload.config(quick))
         gc.collect()
+        _release_free_heap()
         before_run = _proc_status_kib("VmRSS")
         _reset_peak_rss()
         run()
