@@ -1,8 +1,9 @@
 """Randomness: one global generator (seeded by ``manual_seed``), and ``Generator`` objects.
 
-Like PyTorch, the global generator starts from a fixed seed, so an unseeded script is
-reproducible from run to run. The streams are NumPy's (PCG64), not PyTorch's: the same seed gives
-different numbers in chainrule and in PyTorch.
+As in PyTorch, a new ``Generator()`` starts from a fixed seed, while the global generator starts from a
+fresh seed in every process (an unseeded script draws other numbers each run; ``manual_seed`` makes it
+repeat). The streams are NumPy's (PCG64), not PyTorch's: the same seed gives different numbers in chainrule
+and in PyTorch.
 """
 from ._backend import xp as np
 
@@ -42,6 +43,7 @@ class Generator:
 
 
 _global = Generator()
+_global.seed()   # PyTorch seeds its default generator from the system's entropy when it starts
 
 
 def default_generator():

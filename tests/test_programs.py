@@ -4,8 +4,13 @@ PyTorch and once through ``chainrule run``; the final figure each prints (``fina
 Where nothing random is involved the figures must agree exactly (to the printed digits). Elsewhere the two
 libraries draw different random numbers from the same seed (chainrule's streams are NumPy's), so weights
 start elsewhere and batches differ: the figures must then agree within a tolerance stated per program, sized
-from the spread of the figure over PyTorch seeds — wide enough for a different random draw, far too narrow
-for a broken layer or optimizer (which leaves the loss near its untrained value).
+from the spread of the figure over seeds in both libraries (``benchmarks/corpus_seed_spread.py``) — wide
+enough for a different random draw, too narrow for a layer or optimizer that stops the program learning.
+
+A final figure cannot see a gradient that is wrong but still trains (tried: with tanh's gradient
+g·(1 − y) instead of g·(1 − y²), manual_backprop, lbfgs_fit, wavenet, makemore_mlp and time_sequence fail
+here, mlp_batchnorm still passes). So the programs' own model files are also trained from PyTorch's own
+initial weights, where every step's loss must be PyTorch's (the last test).
 """
 import os
 import re
@@ -18,27 +23,38 @@ import pytest
 
 PROGRAMS = os.path.join(os.path.dirname(__file__), "programs")
 
-# program (with arguments), how to compare: ("exact",) or ("rel", r) or ("abs", a)
+# program, how to compare: ("exact",) or ("rel", r) or ("abs", a). Each tolerance is wider than the spread
+# of the figure over seeds 1-4 in both libraries (measured with benchmarks/corpus_seed_spread.py; the spread,
+# max - min over the 8 runs, is in the comment) and far from the untrained figure.
 CORPUS = [
     ("bigram_counts.py", ("exact",)),                 # counting: no randomness in the figure
     ("manual_backprop.py", ("exact",)),               # how many hand-derived gradients agree with autograd
     ("lbfgs_fit.py", ("rel", 1e-6)),                  # deterministic data and start; float64
-    ("bigram_nn.py", ("rel", 0.02)),                  # random start; 150 steps nearly reach the optimum
-    ("mlp_batchnorm.py", ("rel", 0.05)),
-    ("wavenet.py", ("rel", 0.06)),
-    ("gpt_train.py", ("rel", 0.06)),
-    ("cnn_digits.py", ("abs", 0.08)),                  # test accuracy after 3 epochs
-    ("vae.py", ("rel", 0.08)),
-    ("seq2seq_attention.py", ("abs", 0.1)),           # accuracy of reversing the training strings
-    ("gan.py", ("abs", 0.6)),                         # mean of the generated samples (the target is 3.0)
-    ("model_zoo.py", ("rel", 0.08)),
-    ("makemore_mlp.py", ("rel", 0.1)),
-    ("regression.py", ("abs", 0.05)),
-    ("time_sequence.py", ("abs", 2e-3)),
-    ("mnist_accel.py", ("abs", 0.08)),
+    ("bigram_nn.py", ("rel", 0.005)),                 # spread 0.00055 of 2.225; uniform guess ln 27 = 3.3
+    ("mlp_batchnorm.py", ("rel", 0.08)),              # spread 0.149 of 2.65
+    ("wavenet.py", ("rel", 0.12)),                    # spread 0.177 of 2.13
+    ("gpt_train.py", ("rel", 0.06)),                  # spread 0.104 of 2.85
+    ("cnn_digits.py", ("abs", 0.08)),                 # test accuracy; spread 0.055; chance 0.1
+    ("vae.py", ("rel", 0.05)),                        # spread 0.94 of 27.6
+    ("seq2seq_attention.py", ("abs", 0.1)),           # accuracy of reversing the training strings; spread
+                                                      # 0.022 (the figure saturates at 1: a weak check)
+    ("gan.py", ("abs", 0.3)),                         # mean of generated samples, target 3.0; spread 0.157
+    ("model_zoo.py", ("rel", 0.08)),                  # spread 0.159 of 3.02
+    ("makemore_mlp.py", ("rel", 0.15)),               # spread 0.157 of 1.3 (seeds 1-3)
+    ("regression.py", ("abs", 0.03)),                 # largest coefficient error / largest coefficient;
+                                                      # spread 0.015 (seeds 1-3)
+    ("time_sequence.py", ("abs", 0.03)),              # test MSE after 4 L-BFGS steps: 5.6e-4 to 0.019
+                                                      # over seeds 1-3 (one PyTorch seed converges slower);
+                                                      # the sine waves' own variance is 0.5
+    ("mnist_accel.py", ("abs", 0.08)),                # test accuracy; spread 0.038 (seeds 1-3); chance 0.1
 ]
-WORD_LM_TOLERANCE = {"LSTM": (("rel", 0.2), ("abs", 0.3)), "Transformer": (("rel", 0.2), ("abs", 0.3))}
-NANOGPT_TOLERANCE = (("rel", 0.05), ("rel", 0.1))
+# word_lm/ (test loss, share of grammatical word pairs in 100 generated words), 4 seeds each library:
+# LSTM spread 0.41 of 1.5 and 0.30; Transformer spread 0.074 of 1.06 and 0.08. The LSTM's figures move
+# much with the seed after 6 short epochs: its gradients are pinned down by the same-weights test below.
+WORD_LM_TOLERANCE = {"LSTM": (("rel", 0.3), ("abs", 0.35)), "Transformer": (("rel", 0.1), ("abs", 0.15))}
+# nanogpt/ (validation loss after 150 steps, loss of a fixed text under the saved model), seeds 1-3 and the
+# default: spread 0.37 of 2.6 (its evaluation draws only 10 batches) and 0.21 of 2.7; uniform guess 3.3.
+NANOGPT_TOLERANCE = (("rel", 0.15), ("rel", 0.1))
 
 
 def _run(args, with_chainrule, cwd):
@@ -81,7 +97,8 @@ def test_lstm_language_model_saves_a_checkpoint_that_the_generation_script_loads
                          tmp_path)
         figures[with_chainrule] = (trained, scored)
     _compare(figures[True][0], figures[False][0], ("rel", 0.05), "lstm_lm.py validation loss")
-    _compare(figures[True][1], figures[False][1], ("rel", 0.15), "lstm_generate.py sentence log-likelihood")
+    # the sentence's log-likelihood: spread 0.039 of -13.98 over seeds 1-4 in both libraries
+    _compare(figures[True][1], figures[False][1], ("rel", 0.01), "lstm_generate.py sentence log-likelihood")
 
 
 def test_word_language_model_trains_saves_the_whole_model_and_generates_from_it(tmp_path):

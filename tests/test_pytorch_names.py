@@ -142,3 +142,17 @@ def test_accelerator_answers_as_cpu_only_pytorch():
         with pytest.raises(RuntimeError) as ours:
             getattr(chainrule.accelerator, name)()
         assert str(ours.value) == str(theirs.value)
+
+
+def test_the_global_generator_starts_from_a_fresh_seed_in_each_process_as_in_torch():
+    # The lecture notebook draws its minibatches from the unseeded global generator: in PyTorch every run
+    # draws others. A new Generator() starts from the same fixed seed in both libraries.
+    import subprocess
+    import sys
+    for lib in ("torch", "chainrule"):
+        code = f"import {lib}; print({lib}.initial_seed(), {lib}.Generator().initial_seed())"
+        runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+                for _ in range(2)]
+        (global_1, fixed_1), (global_2, fixed_2) = (r.split() for r in runs)
+        assert global_1 != global_2, lib
+        assert fixed_1 == fixed_2 == "67280421310721", lib
