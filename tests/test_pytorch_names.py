@@ -1,5 +1,7 @@
 """Names PyTorch programs reach for, checked against PyTorch: NumPy's argument names on reductions,
 ``range`` indexing, f-string formatting of tensors."""
+import warnings
+
 import pytest
 import torch
 
@@ -156,3 +158,42 @@ def test_the_global_generator_starts_from_a_fresh_seed_in_each_process_as_in_tor
         (global_1, fixed_1), (global_2, fixed_2) = (r.split() for r in runs)
         assert global_1 != global_2, lib
         assert fixed_1 == fixed_2 == "67280421310721", lib
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "add_", "sub_"])
+def test_the_deprecated_alpha_first_order_still_works_as_in_torch(name):
+    # Older training scripts step with p.data.add_(-lr, p.grad.data); PyTorch 2.13 still takes it.
+    results = []
+    for lib in (torch, chainrule):
+        x = lib.tensor([1.0, 2.0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = getattr(x, name)(-0.5, lib.tensor([4.0, 8.0]))
+        results.append((out.tolist(), x.tolist()))
+    assert results[0] == results[1]
+    with pytest.raises(TypeError, match="takes 1 positional argument but 2 were given"):
+        getattr(chainrule.ones(2), name)(chainrule.ones(2), 2)
+
+
+def test_the_deprecated_alpha_first_order_warns_once_per_process_as_in_torch():
+    import subprocess
+    import sys
+    code = ("import warnings; warnings.simplefilter('always'); import {0}; x = {0}.ones(2)\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always'); x.add_(-1, x); x.sub(2, x); x.add(3, x)\n"
+            "print([str(m.message).splitlines()[0] for m in w])")
+    outs = [subprocess.run([sys.executable, "-c", code.format(lib)], capture_output=True, text=True,
+                           check=True).stdout for lib in ("torch", "chainrule")]
+    assert outs[0] == outs[1] == "['This overload of add_ is deprecated:']\n"
+
+
+@pytest.mark.parametrize("index", [0, 3, -1, -2, (0,), (None, 0), slice(0, 1), None, Ellipsis, (), True])
+def test_indexing_a_0d_tensor_fails_or_works_as_in_torch(index):
+    # loss.data[0] (older scripts) must say what PyTorch says: use item().
+    outcomes = []
+    for lib in (torch, chainrule):
+        try:
+            outcomes.append(lib.tensor(1.5)[index].tolist())
+        except IndexError as e:
+            outcomes.append(str(e))
+    assert outcomes[0] == outcomes[1]

@@ -5,6 +5,7 @@ input needs no gradient). Rules are written in Tensor ops, so they are different
 (double backward); the engine sums a gradient back to its input's shape where the op broadcast.
 """
 import math
+import warnings
 
 from .._backend import xp as np
 
@@ -67,14 +68,38 @@ def zero_grad(g, shape=None):
 
 
 # ----- arithmetic --------------------------------------------------------------------------------
-def add(a, b, *, alpha=1):
+_warned_alpha_first = []
+
+
+def alpha_first(name, b, rest, alpha):
+    """PyTorch still takes the old ``add(Number alpha, Tensor other)`` order (``p.data.add_(-lr, grad)`` in
+    older training scripts), with a deprecation warning once per process: returns (other, alpha) in the
+    current order."""
+    if not rest:
+        return b, alpha
+    if isinstance(b, Tensor):
+        raise TypeError(f"{name}() takes 1 positional argument but {1 + len(rest)} were given")
+    if len(rest) > 1 or alpha != 1:
+        raise TypeError(f"{name}() received an invalid combination of arguments - expected (Tensor other, *, "
+                        f"Number alpha = 1)")
+    if not _warned_alpha_first:
+        _warned_alpha_first.append(name)
+        warnings.warn(f"This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor other)\nConsider "
+                      f"using one of the following signatures instead:\n\t{name}(Tensor other, *, Number alpha = 1)",
+                      UserWarning, stacklevel=3)
+    return rest[0], b
+
+
+def add(a, b, *rest, alpha=1):
+    b, alpha = alpha_first("add", b, rest, alpha)
     if alpha != 1:
         b = mul(b, alpha)
     a, b, A, B = operands(a, b)
     return record(_apply(np.add, a, b, A, B), "AddBackward0", (a, b), lambda g: (g, g))
 
 
-def sub(a, b, *, alpha=1):
+def sub(a, b, *rest, alpha=1):
+    b, alpha = alpha_first("sub", b, rest, alpha)
     if alpha != 1:
         b = mul(b, alpha)
     a, b, A, B = operands(a, b)

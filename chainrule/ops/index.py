@@ -59,7 +59,23 @@ def _check_index_count(idx, ndim):
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
 
 
+def _refuse_a_0d_tensor_index(idx):
+    """PyTorch's own words for indexing a 0-d tensor with a bare number or slice (``loss.data[0]`` in older
+    scripts: they point to ``item()``); a tuple of them is "too many indices", as below."""
+    if isinstance(idx, int) and not isinstance(idx, bool) and idx != 0:
+        raise IndexError(f"index {idx} is out of bounds for dimension 0 with size 0")
+    if isinstance(idx, int) and not isinstance(idx, bool):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` "
+                         "in C++ to convert a 0-dim tensor to a number")
+    if isinstance(idx, slice):
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+    if isinstance(idx, tuple) and any(isinstance(i, (int, slice)) and not isinstance(i, bool) for i in idx):
+        raise IndexError("too many indices for tensor of dimension 0")
+
+
 def getitem(x, idx):
+    if x._array.ndim == 0:
+        _refuse_a_0d_tensor_index(idx)
     index, advanced = normalize_index(idx, x._array.ndim)
     if not advanced and Ellipsis not in index:
         # A trailing ``...`` changes nothing but makes NumPy return a 0-d *view* where integers pick one

@@ -147,11 +147,13 @@ def _ops():
     return E
 
 
-def add_(x, other, *, alpha=1):
+def add_(x, other, *rest, alpha=1):
+    other, alpha = _ops().alpha_first("add_", other, rest, alpha)
     return _add_(x, other, alpha=alpha)
 
 
-def sub_(x, other, *, alpha=1):
+def sub_(x, other, *rest, alpha=1):
+    other, alpha = _ops().alpha_first("sub_", other, rest, alpha)
     return _sub_(x, other, alpha=alpha)
 
 
