@@ -812,6 +812,7 @@ _OUT_FUNCTIONS = frozenset({np.clip, np.concatenate, np.stack, np.take, np.cumsu
 def _copy_into(buf, func, args, kwargs):
     def kernel():
         np.copyto(buf, func(*args, **kwargs), casting="unsafe")
+    kernel.__name__ = f"{getattr(func, '__name__', 'kernel')} (copied into place)"   # for profiles
     return kernel
 
 
