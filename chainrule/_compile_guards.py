@@ -19,6 +19,7 @@ every call); it returns the index of the first check that failed, whose descript
 """
 import dis
 import functools
+import pathlib
 import re
 import sys
 import types
@@ -34,6 +35,7 @@ MAX_ARRAY = 1 << 20      # NumPy arrays the step reaches are guarded by value up
 
 _MISSING = object()      # what a guarded global or key that did not exist compares to
 _VALUE_TYPES = (int, float, complex, str, bytes, slice, range, np.generic)
+_VALUE_CLASSES = (np.generic, pathlib.PurePath)     # and their subclasses: immutable, compared by value
 _LIBRARY_ROOTS = frozenset(getattr(sys, "stdlib_module_names", ())) | {"chainrule", "numpy", "builtins"}
 # Fields of a tensor's __dict__ that change on every step by design: the gradient is handled apart
 # (whether it exists is guarded, see _tensor), the AccumulateGrad node is made on first use, and a base
@@ -122,7 +124,7 @@ class _Builder:
         if value is None or t is bool:
             self.check(f"{expr} is {value!r}", f"{path} (was {value!r})")
             return
-        if t in _VALUE_TYPES or isinstance(value, np.generic):
+        if t in _VALUE_TYPES or isinstance(value, _VALUE_CLASSES):
             v = self.var()
             if t is float and value != value:
                 self.check(f"type({v} := {expr}) is float and {v} != {v}", f"{path} (was nan)")

@@ -254,10 +254,11 @@ def _bare(obj):
 
 
 def _where():
-    """`` (at file:line, in function)``: the innermost frame outside this module and NumPy, where the step did
-    what the tracer refuses."""
+    """`` (at file:line, in function)``: the innermost frame outside this module, NumPy and the frozen standard
+    modules (``os.environ``'s methods), where the step did what the tracer refuses."""
     for frame in reversed(traceback.extract_stack()[:-2]):
-        if frame.filename != __file__ and f"{os.sep}numpy{os.sep}" not in frame.filename:
+        if (frame.filename != __file__ and f"{os.sep}numpy{os.sep}" not in frame.filename
+                and not frame.filename.startswith("<frozen")):
             return f" (at {os.path.basename(frame.filename)}:{frame.lineno}, in {frame.name})"
     return ""
 
@@ -1138,21 +1139,34 @@ def _detrace_result(result):
 _EFFECTS = {print: "print()", input: "input()", time.time: "time.time()", time.perf_counter: "time.perf_counter()",
             time.monotonic: "time.monotonic()", time.process_time: "time.process_time()"}
 _WRITES = frozenset({"write", "writelines"})
+# Reading a file or the environment inside the step: a replay would reuse the value the trace read (the guards
+# see Python objects, not files or os.environ). Showing a warning reads its source line through these
+# modules, which is no input of the step.
+_READS = frozenset({"read", "read1", "readall", "readinto", "readline", "readlines"})
+_SOURCE_READERS = frozenset({"linecache", "tokenize", "traceback", "warnings"})
+_ENVIRON_READS = frozenset(f.__code__ for f in (os._Environ.__getitem__, os._Environ.__iter__, os._Environ.__len__))
 
 
 def _watch_effects(frame, event, func):
-    """The trace's profile function (``sys.setprofile``): a call to print, to a file's write or to the clock
-    refuses the trace, since a replay repeats NumPy's work only. (Collectives say so themselves:
-    ``compiler.cannot_capture``.)"""
+    """The trace's profile function (``sys.setprofile``): a call to print, to a file's write or read, to the
+    clock, or a read of ``os.environ`` refuses the trace, since a replay repeats NumPy's work only. (Collectives
+    say so themselves: ``compiler.cannot_capture``.)"""
+    if event == "call":
+        if frame.f_code in _ENVIRON_READS:
+            _tracer.refuse("the step reads os.environ: a replay would reuse the values the trace read, which "
+                           "the guards do not see change")
+        return
     if event != "c_call":
         return
     what = _EFFECTS.get(func) if type(func) is types.BuiltinFunctionType else None
     owner = getattr(func, "__self__", None)
-    if what is None and getattr(func, "__name__", None) in _WRITES and isinstance(owner, io.IOBase):
-        what = f"{type(owner).__name__}.{func.__name__}()"
+    name = getattr(func, "__name__", None)
+    if what is None and isinstance(owner, io.IOBase) and (
+            name in _WRITES or (name in _READS and frame.f_globals.get("__name__") not in _SOURCE_READERS)):
+        what = f"{type(owner).__name__}.{name}()"
     if what is not None:
         _tracer.refuse(f"the step calls {what}: a replay repeats the arrays' work only, not Python's output, "
-                       f"input or clock readings")
+                       f"input (files) or clock readings")
 
 
 class _RandomStates:

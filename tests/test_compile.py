@@ -1,4 +1,6 @@
 """chainrule.compile: a captured training step gives the same numbers as eager mode, step after step."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -468,7 +470,8 @@ def test_a_replay_raises_where_eager_mode_raises(kind):
 @pytest.mark.parametrize("effect", ["print", "file", "clock"])
 def test_output_and_clock_readings_in_the_step_are_refused(effect, tmp_path):
     """A replay repeats the arrays' work only: a step that prints, writes a file or reads the clock would print
-    once, at the trace (or replay the clock reading it saw), so it is refused, and runs eagerly, in full."""
+    once, at the trace (or replay the clock reading it saw), so it is refused, and runs eagerly, in full.
+    (Reading a file or the environment: test_a_step_that_reads_a_file_or_the_environment_is_refused.)"""
     import io
     import time
     w = cr.tensor([1.0, 2.0], requires_grad=True)
@@ -496,6 +499,51 @@ def test_output_and_clock_readings_in_the_step_are_refused(effect, tmp_path):
         log.close() if effect == "file" else None
         text = (tmp_path / "log.txt").read_text() if effect == "file" else log.getvalue()
         assert text == "step\n" * 4       # every call wrote once: none skipped, none twice
+
+
+@pytest.mark.parametrize("source", ["file", "os.environ", "os.getenv"])
+def test_a_step_that_reads_a_file_or_the_environment_is_refused(source, tmp_path, monkeypatch):
+    """A learning rate read from a file or an environment variable inside the step: the guards see Python
+    objects, not files or os.environ, so a replay would keep the value the trace read. Refused, it runs eagerly,
+    and a changed value takes effect at once, as in eager mode."""
+    import os
+    path = tmp_path / "lr.txt"
+
+    def set_lr(value):
+        path.write_text(str(value))
+        monkeypatch.setenv("CHAINRULE_TEST_LR", str(value))
+
+    def read_lr():
+        if source == "file":
+            with open(path) as f:
+                return float(f.read())
+        return float(os.environ["CHAINRULE_TEST_LR"] if source == "os.environ" else os.getenv("CHAINRULE_TEST_LR"))
+
+    results = []
+    for compiled in (False, True):
+        set_lr(0.1)
+        w = cr.tensor([1.0, -2.0], requires_grad=True)
+
+        def step(x):
+            loss = (w * x).pow(2).sum()
+            loss.backward()
+            with cr.no_grad():
+                w.sub_(read_lr() * w.grad)
+                w.grad = None
+            return loss.detach()
+        fn = cr.compile(step) if compiled else step
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for i in range(6):
+                if i == 4:
+                    set_lr(0.5)
+                fn(cr.tensor([0.5, 1.5]))
+        results.append(w.detach().numpy().copy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
+    what = "TextIOWrapper.read()" if source == "file" else "os.environ"
+    assert fn.refusals and not fn.programs and what in fn.refusals[0], fn.refusals
+    assert "in read_lr" in fn.refusals[0], fn.refusals[0]      # names the step's line, not os's
+    assert any(what in str(w.message) for w in caught)
 
 
 def test_a_step_that_communicates_through_mpi_is_refused(tmp_path):
