@@ -793,7 +793,8 @@ def _generate(kernels):
         return names[id(obj)]
     for func, args, kwargs in kernels:
         args, kwargs = tuple(args), dict(kwargs)
-        if isinstance(func, np.ufunc) and set(kwargs) == {"out"} and len(args) == func.nin:
+        if (isinstance(func, np.ufunc) and set(kwargs) == {"out"} and len(args) == func.nin
+                and func not in _OUT_BY_KEYWORD):
             args += (kwargs.pop("out"),)     # out= as a positional argument: no keyword dict per call
         parts = [local(a) for a in args] + [f"{k}={local(v)}" for k, v in kwargs.items()]
         lines.append(f"        {local(func)}({', '.join(parts)})\n")
@@ -803,6 +804,9 @@ def _generate(kernels):
     exec(builtins_compile(source, "<chainrule.compile replay>", "exec"), namespace)
     return namespace["make"](objects)
 
+
+# Ufuncs whose positional output argument NumPy 2.4 deprecates (it reads like a third input).
+_OUT_BY_KEYWORD = frozenset({np.maximum, np.minimum})
 
 # Functions that write their result into ``out=`` exactly as they would return it (same dtype, same order of
 # operations: not np.mean, whose scalar result is divided in double precision without out=).
