@@ -580,3 +580,42 @@ def test_a_step_that_communicates_through_mpi_is_refused(tmp_path):
     out = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert "the step calls the collective all_reduce" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("fullgraph", [False, True])
+def test_check_every_catches_a_replay_the_guards_let_through(fullgraph, monkeypatch):
+    """The recheck is the net under the guards: with the guards made blind (every guard holds), a learning rate
+    changed between calls would be replayed stale; check_every=1 compares the replay with eager, drops the
+    program and runs eagerly (a warning), or raises CaptureError under fullgraph; the weights stay eager's."""
+    from chainrule import _compile_guards
+    monkeypatch.setattr(_compile_guards.Guard, "holds", lambda self: True)
+    results = []
+    for compiled in (False, True):
+        w = cr.tensor([1.0, -2.0], requires_grad=True)
+        lr = [0.1]
+
+        def step(x):
+            loss = (w * x).pow(2).sum()
+            loss.backward()
+            with cr.no_grad():
+                w.sub_(lr[0] * w.grad)
+                w.grad = None
+            return loss.detach()
+        fn = cr.compile(step, fullgraph=fullgraph, check_every=1) if compiled else step
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for i in range(8):
+                if i == 5:
+                    lr[0] = 0.5
+                if compiled and fullgraph and i == 5:
+                    with pytest.raises(cr.CaptureError, match="disagreed with eager mode"):
+                        fn(cr.tensor([0.5, 1.5]))
+                    continue                # the eager run of the recheck was the step's call
+                fn(cr.tensor([0.5, 1.5]))
+        results.append(w.detach().numpy().copy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
+    assert len(fn.refusals) == 1 and "disagreed with eager mode on its replay" in fn.refusals[0], fn.refusals
+    if fullgraph:       # nothing recorded as refused: the program is dropped, and a later call traces anew
+        assert fn.traces == 2
+    else:               # this state runs eagerly from now on
+        assert not fn.programs and any("disagreed with eager mode" in str(m.message) for m in caught)
