@@ -213,6 +213,54 @@ def _setitem(kind):
     return fn
 
 
+def _weights(lib, x, shape, seed):
+    """A parameter for a layer op: x's dtype when x is floating point (else float64, which PyTorch's
+    layers refuse to mix with an integer input), values drawn from ``seed``, requiring grad."""
+    dtype = x.dtype if x.is_floating_point() else lib.float64
+    w = np.random.default_rng(seed).standard_normal(shape)
+    return lib.tensor(w, dtype=dtype, requires_grad=True)
+
+
+def _linear(lib, xs, p):
+    x = xs[0]
+    n = x.shape[-1] if x.dim() else 1
+    w = _weights(lib, x, (3, n), p[0])
+    return F(lib).linear(x, w, _weights(lib, x, (3,), p[1]) if p[2] % 2 else None)
+
+
+def _layer_norm(lib, xs, p):
+    x = xs[0]
+    shape = tuple(x.shape[-(1 + p[0] % 2):]) or (1,)
+    affine = p[1] % 2
+    return F(lib).layer_norm(x, shape, _weights(lib, x, shape, p[2]) if affine else None,
+                             _weights(lib, x, shape, p[3]) if affine else None)
+
+
+def _attention(lib, xs, p):
+    x = xs[0]   # self-attention: query, key and value all x (..., L, E)
+    mask = None if p[0] % 3 else lib.tensor(np.tril(np.ones((x.shape[-2],) * 2, bool)) if x.dim() >= 2 else True)
+    return F(lib).scaled_dot_product_attention(x, x, x, attn_mask=mask, is_causal=p[0] % 3 == 1)
+
+
+def _pool(name):
+    def fn(lib, xs, p):
+        k = p[0] % 3 + 1
+        return getattr(F(lib), name)(xs[0], k, stride=p[1] % 2 + 1, padding=p[2] % 2 if k > 1 else 0)
+    return fn
+
+
+def _rnn(lib, xs, p):
+    x = xs[0]
+    mode = ("LSTM", "GRU", "RNN")[p[0] % 3]
+    layer = getattr(lib.nn, mode)(x.shape[-1] if x.dim() else 1, 2, batch_first=bool(p[1] % 2))
+    if x.is_floating_point():
+        layer = layer.to(x.dtype)
+    with lib.no_grad():
+        for k, (_, param) in enumerate(sorted(layer.named_parameters())):
+            param.copy_(lib.tensor(np.random.default_rng(p[2] + k).uniform(-0.7, 0.7, tuple(param.shape))))
+    return layer(x)[0]
+
+
 def _under_no_grad(method, *args):
     def fn(lib, xs, p):
         with lib.no_grad():
@@ -239,6 +287,15 @@ OPS = [
       for n in ("elu", "leaky_relu", "gelu", "silu", "softplus", "hardtanh", "relu6", "logsigmoid", "mish",
                 "hardsigmoid", "hardswish", "softsign", "tanhshrink")],
     Op("softmax", 1, lambda lib, xs, p: xs[0].softmax(_dim(xs[0], p))),
+    # fused layer ops (one primitive each in chainrule), their parameters drawn per call
+    Op("linear", 1, _linear),
+    Op("layer_norm", 1, _layer_norm),
+    Op("batch_norm", 1, lambda lib, xs, p: F(lib).batch_norm(xs[0], None, None, training=True)),
+    Op("attention", 1, _attention),
+    Op("max_pool1d", 1, _pool("max_pool1d")),
+    Op("max_pool2d", 1, _pool("max_pool2d")),
+    Op("avg_pool1d", 1, _pool("avg_pool1d")),
+    Op("rnn", 1, _rnn),
     Op("log_softmax", 1, lambda lib, xs, p: xs[0].log_softmax(_dim(xs[0], p))),
     # elementwise, two operands (broadcasting)
     *[Op(n, 2, (lambda n: lambda lib, xs, p: getattr(lib, n)(xs[0], xs[1]))(n))

@@ -1,6 +1,8 @@
 """Where PyTorch raises, chainrule raises the same exception type (with its own clear wording);
 where PyTorch returns, so does chainrule, with the same result. Each case once returned something
 quietly in chainrule."""
+import math
+
 import pytest
 
 import chainrule
@@ -96,6 +98,86 @@ CASES = {
     "bce_logits_integer_target": lambda lib: F(lib).binary_cross_entropy_with_logits(lib.tensor([1., 0.]),
                                                                                       lib.tensor([1, 1])),
     "kl_div_integers": lambda lib: F(lib).kl_div(lib.tensor([1, 0]), lib.tensor([1, 1]), reduction="sum"),
+    # the fused layers' dtypes (each once computed something PyTorch refuses, or refused what it computes)
+    "linear_bool": lambda lib: F(lib).linear(lib.ones(2, 3, dtype=lib.bool), lib.ones(4, 3, dtype=lib.bool)),
+    "linear_int_ok": lambda lib: F(lib).linear(lib.ones(2, 3, dtype=lib.int64), lib.ones(4, 3, dtype=lib.int64)),
+    "linear_bool_input_float_weight": lambda lib: F(lib).linear(lib.ones(2, 3, dtype=lib.bool), lib.ones(4, 3)),
+    "layer_norm_integers": lambda lib: F(lib).layer_norm(lib.arange(6).reshape(2, 3), (3,)),
+    "layer_norm_float64_input_float32_weight": lambda lib: F(lib).layer_norm(
+        lib.ones(2, 3, dtype=lib.float64), (3,), lib.ones(3)),
+    "layer_norm_float32_input_float64_bias": lambda lib: F(lib).layer_norm(
+        lib.ones(2, 3), (3,), None, lib.ones(3, dtype=lib.float64)),
+    "layer_norm_half_input_float32_weight_ok": lambda lib: F(lib).layer_norm(
+        lib.arange(6.).reshape(2, 3).half(), (3,), lib.ones(3), lib.ones(3)),
+    "layer_norm_module_float64_input": lambda lib: lib.nn.LayerNorm(3)(lib.ones(2, 3, dtype=lib.float64)),
+    "batch_norm_integers": lambda lib: F(lib).batch_norm(lib.arange(6).reshape(2, 3), None, None, training=True),
+    "batch_norm_float32_running_stats": lambda lib: F(lib).batch_norm(
+        lib.arange(6.).reshape(2, 3).double(), lib.zeros(3), lib.ones(3), training=True),
+    "batch_norm_float32_weight": lambda lib: F(lib).batch_norm(
+        lib.arange(6.).reshape(2, 3).double(), None, None, lib.ones(3), training=True),
+    "group_norm_integers": lambda lib: F(lib).group_norm(lib.arange(6).reshape(2, 3), 1),
+    "max_pool1d_integers": lambda lib: F(lib).max_pool1d(lib.arange(8).reshape(1, 2, 4), 2),
+    "max_pool2d_integers_ok": lambda lib: F(lib).max_pool2d(lib.arange(8).reshape(1, 2, 4), 2),
+    "max_pool2d_bool": lambda lib: F(lib).max_pool2d(lib.ones(1, 2, 4, dtype=lib.bool), 2),
+    "avg_pool1d_int64_rounds_toward_zero": lambda lib: F(lib).avg_pool1d(
+        lib.tensor([[[-7, 3, 5, -2, 8, 1, -9, 4]]]), 3, 2, 1, count_include_pad=False),
+    "avg_pool2d_int64_divisor_override": lambda lib: F(lib).avg_pool2d(
+        lib.tensor([[[[-7, 3, 5, -2, 8, 1]]]]), (1, 3), divisor_override=2),
+    "avg_pool2d_int32": lambda lib: F(lib).avg_pool2d(lib.ones(1, 2, 4, dtype=lib.int32), 2),
+    "avg_pool1d_bool": lambda lib: F(lib).avg_pool1d(lib.ones(1, 2, 4, dtype=lib.bool), 2),
+    "attention_mixed_dtypes": lambda lib: F(lib).scaled_dot_product_attention(
+        lib.ones(1, 2, 3), lib.ones(1, 2, 3, dtype=lib.float64), lib.ones(1, 2, 3, dtype=lib.float64)),
+    "attention_integers": lambda lib: F(lib).scaled_dot_product_attention(*[lib.ones(1, 2, 3, dtype=lib.int64)] * 3),
+    "attention_float32_mask_on_float64_ok": lambda lib: F(lib).scaled_dot_product_attention(
+        *[lib.arange(6.).reshape(1, 2, 3).double()] * 3, attn_mask=lib.tensor([[0., -1.], [0.5, 0.]])),
+    "attention_int_mask": lambda lib: F(lib).scaled_dot_product_attention(
+        *[lib.ones(1, 2, 3)] * 3, attn_mask=lib.ones(2, 2, dtype=lib.int64)),
+    "lstm_float64_input_float32_weights": lambda lib: lib.nn.LSTM(3, 2)(lib.ones(1, 1, 3, dtype=lib.float64)),
+    "gru_integer_input": lambda lib: lib.nn.GRU(3, 2)(lib.ones(1, 1, 3, dtype=lib.int64)),
+    "gelu_integers": lambda lib: F(lib).gelu(lib.tensor([1, 2])),
+    # norms: a group of one element is |x| (no overflow); groups of more overflow as PyTorch's do
+    "norm_single_huge_element": lambda lib: lib.tensor([1e300], dtype=lib.float64).norm(),
+    "norm_single_element_groups": lambda lib: lib.tensor([[1e300], [-2.0]], dtype=lib.float64).norm(dim=1),
+    "norm_p3_single_element": lambda lib: lib.tensor([1e200], dtype=lib.float64).norm(3),
+    "norm_overflows": lambda lib: lib.tensor([1e300, 0.0], dtype=lib.float64).norm(),
+    "norm_underflows": lambda lib: lib.tensor([1e-200, 1e-200], dtype=lib.float64).norm(),
+    "norm_p_negative_grad_at_zero": lambda lib: _grad(lib, lambda x: x.norm(-1), [0.0, 1.5, -2.0]),
+    "norm_p_half_grad_at_zero": lambda lib: _grad(lib, lambda x: x.norm(0.5), [0.0, 1.5, -2.0]),
+    "norm_p3_grad_of_zero_norm": lambda lib: _grad(lib, lambda x: x.norm(3), [0.0, -0.0]),
+    "norm_p3_keeps_minus_zero": lambda lib: _grad(lib, lambda x: x.norm(3), [-0.0, 3.0]),
+    "norm_p3_result_modified_in_place": lambda lib: _grad(lib, lambda x: x.norm(3).mul_(2), [1.0, 2.0]),
+    # var and std: PyTorch's backward (no NaN from an inf, zeros where std = 0)
+    "var_grad_with_inf": lambda lib: _grad(lib, lambda x: x.var(), [math.inf, 1.0, 2.0]),
+    "std_grad_of_constant": lambda lib: _grad(lib, lambda x: x.std(), [1.0, 1.0, 1.0]),
+    "std_dim_grad": lambda lib: _grad(lib, lambda x: x.std(1, keepdim=True) * 3, [[1.0, 2.0, 4.0], [3.0, 3.0, 3.0]]),
+    # sqrt and rsqrt as PyTorch's ** 0.5 and ** -0.5: -0.0 stays -0.0, its gradient -inf
+    "pow_half_grad_at_minus_zero": lambda lib: _grad(lib, lambda x: x ** 0.5, [-0.0, 4.0]),
+    "pow_minus_half_at_minus_zero": lambda lib: (lib.tensor([-0.0, 4.0], dtype=lib.float64) ** -0.5).sign(),
+    # gather of a 0-d tensor is a copy, not a view
+    "gather_0d_copy": lambda lib: _gather_0d(lib),
+    # an in-place op never grows its tensor (NumPy would drop the extra leading size-1 dims)
+    "add_inplace_more_dims": lambda lib: lib.tensor(1.0).add_(lib.tensor([2.0])),
+    "mul_inplace_more_dims": lambda lib: lib.zeros(3).mul_(lib.ones(1, 3)),
+    "copy_inplace_more_dims": lambda lib: lib.tensor(1.0).copy_(lib.tensor([2.0])),
+    # max pooling: a window of -inf and padding picks the element inside the input
+    "max_pool1d_all_minus_inf_with_padding": lambda lib: lib.nn.functional.max_pool1d(
+        lib.full((1, 1, 3), -math.inf), 2, stride=2, padding=1, return_indices=True),
+    "max_pool1d_length_one_padded": lambda lib: lib.nn.functional.max_pool1d(lib.tensor([[0.0], [-math.inf]]), 2,
+                                                                             padding=1),
+    # fused layers on zero-size inputs
+    "linear_no_in_features": lambda lib: _grad(lib, lambda x: F(lib).linear(x, lib.ones(3, 0, dtype=lib.float64),
+                                                                            lib.ones(3, dtype=lib.float64)),
+                                               [[]]),
+    "layer_norm_zero_size": lambda lib: _grad(lib, lambda x: F(lib).layer_norm(x, (0,)), [[]]),
+    "attention_no_features": lambda lib: F(lib).scaled_dot_product_attention(
+        lib.zeros(2, 0), lib.zeros(2, 0), lib.arange(6.).reshape(2, 3)),
+    "attention_no_keys": lambda lib: F(lib).scaled_dot_product_attention(lib.ones(2, 3), lib.ones(0, 3),
+                                                                         lib.ones(0, 4)),
+    "batch_norm_one_value_per_channel": lambda lib: F(lib).batch_norm(lib.ones(1, 0), None, None, training=True),
+    "batch_norm_0d": lambda lib: F(lib).batch_norm(lib.tensor(1.0), None, None, training=True),
+    "rnn_input_size_zero": lambda lib: lib.nn.GRU(0, 2),
+    # cat of inputs that are all skipped (1-D empty) still records
+    "cat_of_empty_requires_grad": lambda lib: _cat_empty(lib),
     # data
     "dataloader_empty_shuffled": lambda lib: lib.utils.data.DataLoader(
         lib.utils.data.TensorDataset(lib.zeros(0, 2)), shuffle=True),
@@ -110,6 +192,28 @@ def _rounded(lib, mode):
     assert y.requires_grad
     y.sum().backward()
     return [y, x.grad]
+
+
+def _grad(lib, fn, values):
+    x = lib.tensor(values, dtype=lib.float64, requires_grad=True)
+    y = fn(x)
+    y.sum().backward()
+    return [y, x.grad]
+
+
+def _gather_0d(lib):
+    x = lib.tensor(3.0)
+    picked = x.gather(0, lib.tensor(0))
+    x.mul_(2)
+    return picked
+
+
+def _cat_empty(lib):
+    a = lib.zeros(0, dtype=lib.float64, requires_grad=True)
+    y = lib.cat([a, lib.zeros(0)])
+    assert y.requires_grad
+    y.sum().backward()
+    return [y, a.grad]
 
 
 def _floor_divide_backward(lib):

@@ -42,6 +42,20 @@ def _masked_softmax(scores):
     return where(dead_t, _make(np.zeros((), scores._array.dtype)), probs)
 
 
+def _check_attention_dtypes(query, key, value, attn_mask):
+    """PyTorch's dtype rules for attention: query, key and value of one floating dtype; a mask that is
+    bool, float32 or of the query's dtype."""
+    if not query._array.dtype == key._array.dtype == value._array.dtype:
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
+                           f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead.")
+    if not dtypes.is_float_np(query._array.dtype):
+        raise RuntimeError(f"scaled_dot_product_attention: expected query, key and value of a floating-point "
+                           f"dtype, got {query.dtype}")
+    if isinstance(attn_mask, Tensor) and attn_mask._array.dtype not in (np.bool_, np.float32, query._array.dtype):
+        raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                           f"attn_mask.dtype: {attn_mask.dtype} and query.dtype: {query.dtype} instead.")
+
+
 def _float_mask(mask, dtype, masked_value_is_true, name):
     """A boolean mask as an additive float mask (0 or -inf); a float mask unchanged."""
     if mask is None:
@@ -73,6 +87,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if t.ndim < 2:
             raise RuntimeError(f"scaled_dot_product_attention: {name} must be at least 2-D (..., seq, features), "
                                f"got shape {list(t.shape)}")
+    _check_attention_dtypes(query, key, value, attn_mask)
     if query.shape[-1] != key.shape[-1]:
         raise RuntimeError(f"scaled_dot_product_attention: query's last dim ({query.shape[-1]}) must equal key's "
                            f"({key.shape[-1]}); shapes {list(query.shape)} and {list(key.shape)}")
@@ -86,12 +101,15 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                f"multiple of key/value heads ({hk})")
         repeat = _make(np.repeat(np.arange(hk), hq // hk))
         key, value = key.index_select(-3, repeat), value.index_select(-3, repeat)
-    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    # (no features: every score is an empty sum, 0, whatever the scale; 1/√0 would make it NaN)
+    factor = (1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0) if scale is None else scale
     if is_causal and attn_mask is not None:
         raise RuntimeError("scaled_dot_product_attention: explicit attn_mask should not be set when "
                            "is_causal=True")
-    if dropout_p == 0.0 and query._array.dtype == key._array.dtype == value._array.dtype and \
-            query._array.dtype in (np.float32, np.float64):   # half precision: the composition's float32 ops
+    if dropout_p == 0.0 and query._array.dtype in (np.float32, np.float64) and (
+            not isinstance(attn_mask, Tensor) or attn_mask._array.dtype in (np.bool_, query._array.dtype)):
+        # (half precision: the composition's float32 ops; a float32 mask on float64 queries: the
+        # composition's promoting add)
         return _attention(query, key, value, attn_mask, is_causal, factor)
     return _attention_composite(query, key, value, attn_mask, is_causal, factor, dropout_p)
 
@@ -135,9 +153,6 @@ def _attention(query, key, value, attn_mask, is_causal, factor):
         mask = np.triu(np.full((L, S), -np.inf, dtype=Q.dtype), 1)   # key j > query i is masked
     elif attn_mask is not None:
         mask = _float_mask(attn_mask, Q.dtype, masked_value_is_true=False, name="attn_mask")._array
-        if mask.dtype != Q.dtype:
-            raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
-                               f"attn_mask.dtype: {attn_mask.dtype} and query.dtype: {query.dtype} instead.")
     if mask is not None:
         try:   # in place, unless the mask broadcasts the scores to a larger shape
             scores = scores.__iadd__(mask) if mask.ndim <= scores.ndim and all(
@@ -147,7 +162,7 @@ def _attention(query, key, value, attn_mask, is_causal, factor):
     # Softmax in place. A fully masked row has max -inf: clamping it to the lowest finite value makes its
     # exponentials 0 (not NaN), and a floor on the row sums makes the row 0/floor = 0 (PyTorch's safe
     # softmax), with no Python branch on the values (so a captured step can repeat it).
-    top = scores.max(axis=-1, keepdims=True)
+    top = scores.max(axis=-1, keepdims=True, initial=-np.inf)   # (no keys at all: a row of nothing)
     np.fmax(top, np.finfo(Q.dtype).min, out=top)   # (a NaN row stays NaN: its scores are NaN)
     scores -= top
     probs = np.exp(scores, out=scores)

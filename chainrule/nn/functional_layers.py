@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import grad_mode
 from ..autograd.engine import record
 from ..compiler import raise_if
-from ..ops._common import c_order, floating_only, half_in_float32
+from ..ops._common import c_order, floating_only, half_in_float32, no_bool
 from ..ops._autocast import autocast_to_float32, autocast_to_lower_precision
 from ..ops.activation import hardtanh
 from ..ops.index import index_put_into_zeros
@@ -24,6 +24,17 @@ from ..tensor import Tensor, _make
 def _check_tensor(x, name, fn):
     if not isinstance(x, Tensor):
         raise TypeError(f"{fn}(): argument '{name}' must be Tensor, not {type(x).__name__}")
+
+
+def _check_norm_dtypes(input, fn, kernel, **params):
+    """A normalisation takes floating input only, and its parameters (weight, bias, running statistics)
+    of the input's dtype: PyTorch refuses mixing them (half precision with float32 parameters, which
+    PyTorch allows, arrives here as float32 through half_in_float32)."""
+    for name, t in params.items():
+        if t is not None and t._array.dtype != input._array.dtype:
+            raise RuntimeError(f"mixed dtype (CPU): all inputs must share same datatype. ({fn}: input is "
+                               f"{input.dtype} but {name} is {t.dtype})")
+    floating_only(input, kernel)
 
 
 # ----- linear -------------------------------------------------------------------------------------
@@ -51,6 +62,7 @@ def linear(input, weight, bias=None):
     if X.dtype != W.dtype or (bias is not None and bias._array.dtype != X.dtype):
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {input.dtype} (input) and "
                            f"{weight.dtype} (weight)" + (f" and {bias.dtype} (bias)" if bias is not None else ""))
+    no_bool(input, "addmm_impl_cpu_")
     if X.ndim == 0 or X.shape[-1] != W.shape[-1]:
         rows = int(np.prod(X.shape[:-1])) if X.ndim > 1 else 1
         cols = X.shape[-1] if X.ndim else 1
@@ -61,7 +73,8 @@ def linear(input, weight, bias=None):
     if W.ndim == 1 or X.ndim == 1:   # a vector on either side: NumPy's matmul has the shapes right
         return _linear_vector(input, weight, bias)
     batch_shape = X.shape[:-1]
-    X2 = X.reshape(-1, X.shape[-1])                   # a view when X is contiguous
+    rows = math.prod(batch_shape)                     # (not -1: a dim may be 0)
+    X2 = X.reshape(rows, X.shape[-1])                 # a view when X is contiguous
     out = X2 @ W.T
     if bias is not None:
         out += bias._array   # out is a fresh array: add in place, no second (batch × out) buffer
@@ -71,11 +84,11 @@ def linear(input, weight, bias=None):
 
     def backward(g):
         if grad_mode.enabled:    # create_graph: the same formulas in differentiable ops
-            g2 = g.reshape(-1, W.shape[0])
+            g2 = g.reshape(rows, W.shape[0])
             return (g @ weight if need_x else None,
-                    matmul_tn(g2, input.reshape(-1, W.shape[1])) if need_w else None,
+                    matmul_tn(g2, input.reshape(rows, W.shape[1])) if need_w else None,
                     g2.sum(0) if need_b else None)
-        G2 = g._array.reshape(-1, W.shape[0])
+        G2 = g._array.reshape(rows, W.shape[0])
         return (_make((G2 @ W).reshape(X.shape)) if need_x else None,
                 _make(G2.T @ X2) if need_w else None,
                 _make(G2.sum(0)) if need_b else None)
@@ -249,10 +262,12 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         if p is not None and tuple(p.shape) != normalized_shape:
             raise RuntimeError(f"layer_norm(): {name} of shape {list(p.shape)} must match normalized_shape "
                                f"{list(normalized_shape)}")
+    _check_norm_dtypes(input, "layer_norm", "LayerNormKernelImpl", weight=weight, bias=bias)
     dims = tuple(range(X.ndim - k, X.ndim))
     batch_dims = tuple(range(X.ndim - k))
     C = math.prod(normalized_shape)                             # elements per normalised group
-    X2 = X.reshape(-1, C)                                       # (groups, C): a view when X is contiguous
+    groups = math.prod(X.shape[:X.ndim - k])                    # (not -1: C or a batch dim may be 0)
+    X2 = X.reshape(groups, C)                                       # (groups, C): a view when X is contiguous
     mean = X2.mean(axis=1, keepdims=True)
     out = X2 - mean
     var = (out * out).mean(axis=1, keepdims=True)
@@ -285,8 +300,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             if need_b:
                 gb = g.sum(batch_dims) if batch_dims else g
             return gx, gw, gb
-        G2 = g._array.reshape(-1, C)
-        xhat = X.reshape(-1, C) - mean
+        G2 = g._array.reshape(groups, C)
+        xhat = X.reshape(groups, C) - mean
         xhat *= rstd
         gx = gw = gb = None
         if need_x or need_w:
@@ -320,8 +335,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Not training: the running statistics normalise (no batch dependence at all).
     """
     X = input._array
-    if X.ndim < 2:
-        raise ValueError(f"batch_norm(): expected input with at least 2 dimensions (N, C, ...), got "
+    if training and X.ndim and X.shape[0] * math.prod(X.shape[2:]) == 1:   # (PyTorch's test: C plays no part)
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
+    if X.ndim < 2:   # (PyTorch's error is an IndexError from reading the missing dim 1)
+        raise IndexError(f"batch_norm(): expected input with at least 2 dimensions (N, C, ...), got "
                          f"shape {list(X.shape)}")
     C = X.shape[1]
     stat_shape = (1, C) + (1,) * (X.ndim - 2)
@@ -331,12 +348,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise RuntimeError(f"batch_norm(): {name} should contain {C} elements (one per channel of input "
                                f"of shape {list(X.shape)}), not {t.numel()}")
     dims = (0,) + tuple(range(2, X.ndim))
+    if X.size:   # (PyTorch's kernel has nothing to refuse in an empty batch)
+        _check_norm_dtypes(input, "batch_norm", "batch_norm", running_mean=running_mean, running_var=running_var,
+                           weight=weight, bias=bias)
     if training and X.size == 0:
         out = input   # an empty batch: nothing to normalise, running statistics unchanged (as PyTorch)
     elif training:
         n = X.size // C
-        if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
         mean = input.mean(dims, keepdim=True)
         centred = input - mean
         var = (centred * centred).mean(dims, keepdim=True)
@@ -363,6 +381,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 @half_in_float32
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise over groups of channels (and all spatial dims) per sample; input (N, C, *)."""
+    _check_norm_dtypes(input, "group_norm", "GroupNormKernelImpl", weight=weight, bias=bias)
     N, C = input.shape[0], input.shape[1]
     if C % num_groups:
         raise RuntimeError(f"Expected number of channels in input ({C}) to be divisible by num_groups ({num_groups})")

@@ -23,6 +23,7 @@ from numpy.lib.stride_tricks import as_strided
 from .. import dtypes
 from ..autograd.engine import record
 from ..ops._autocast import autocast_runs_as_is
+from ..ops._common import floating_only, no_bool
 from ..tensor import Tensor, _make
 from .functional_conv import _ntuple, _prod, im2col, pad
 
@@ -74,6 +75,10 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     N, C = A.shape[:2]
     spatial = A.shape[2:]
     out, extra = _pool_geometry(spatial, kernel, stride, padding, dilation, ceil_mode, op)
+    if nd == 1:
+        floating_only(input, "max_pool1d_impl")   # (PyTorch's 1-D kernel has no integer form; its 2-D one has)
+    else:
+        no_bool(input, op)
     if not any(padding) and not any(extra) and A.dtype.kind == "f":
         return _max_pool_unpadded(input, kernel, stride, dilation, out, return_indices)
     # Pad with -inf so padding never wins; find each window's argmax on a strided view.
@@ -86,6 +91,15 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
                          + tuple(a * d for a, d in zip(st[2:], dilation)), writeable=False)
     flat = windows.reshape((N, C) + out + (_prod(kernel),))
     arg = np.argmax(flat, axis=-1)                      # first maximum (NaN counts as maximum)
+    # A window whose elements all equal the fill (-inf) would pick padding: PyTorch picks the first
+    # element inside the input then.
+    inside = np.zeros(padded.shape[2:], bool)
+    inside[tuple(slice(p, p + n) for p, n in zip(padding, spatial))] = True
+    inside = as_strided(inside, out + kernel, tuple(a * s for a, s in zip(inside.strides, stride))
+                        + tuple(a * d for a, d in zip(inside.strides, dilation)), writeable=False)
+    inside = inside.reshape(out + (_prod(kernel),))
+    picked_inside = np.take_along_axis(np.broadcast_to(inside, flat.shape), arg[..., None], -1)[..., 0]
+    arg = np.where(picked_inside, arg, np.argmax(inside, axis=-1))
     # The winner's coordinates in the unpadded input, per spatial dim.
     offsets = np.unravel_index(arg, kernel)
     coords = []
@@ -243,18 +257,24 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
     N, C = input.shape[:2]
     spatial = tuple(input.shape[2:])
     out, extra = _pool_geometry(spatial, kernel, stride, padding, (1,) * nd, ceil_mode, op)
+    integer = input._array.dtype == np.int64   # PyTorch averages int64 (rounding toward 0), no other integers
+    if not integer:
+        floating_only(input, "avg_pool2d")
     xp = pad(input, [(p, p + e) for p, e in zip(padding, extra)])
     sums = im2col(xp, kernel, stride, (1,) * nd).reshape(N, C, _prod(kernel), _prod(out)).sum(2)
     if divisor_override:
-        divisor = float(divisor_override)
+        divisor = np.asarray(divisor_override, input._array.dtype)
     else:
         counts = [_window_counts(n, k, s, p, o, count_include_pad)
                   for n, k, s, p, o in zip(spatial, kernel, stride, padding, out)]
         grid = counts[0]
         for c in counts[1:]:
             grid = np.multiply.outer(grid, c)
-        divisor = _make(grid.reshape(-1).astype(input._array.dtype))
-    return (sums / divisor).reshape((N, C) + out)
+        divisor = grid.reshape(-1).astype(input._array.dtype)
+    if integer:   # C's integer division: the quotient truncated toward zero
+        S = sums._array
+        return _make((np.sign(S) * (np.abs(S) // divisor)).reshape((N, C) + out))
+    return (sums / _make(divisor)).reshape((N, C) + out)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):

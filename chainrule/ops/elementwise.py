@@ -229,7 +229,10 @@ def pow(a, b):
         # A scalar exponent: integer tensors stay integer, negative integer powers are refused.
         if A.dtype.kind in "iub" and isinstance(b, int) and not isinstance(b, bool) and b < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        out = keep_bfloat16(np.power(A, B), a)
+        if b in (0.5, -0.5) and A.dtype.kind == "f":   # PyTorch's sqrt and rsqrt: (-0.0) ** 0.5 is -0.0
+            out = np.sqrt(A) if b == 0.5 else np.reciprocal(np.sqrt(A))
+        else:
+            out = keep_bfloat16(np.power(A, B), a)
 
         def backward(g):
             if b == 0:

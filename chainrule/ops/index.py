@@ -185,7 +185,7 @@ def gather(x, dim, index):
     """``out[i][j] = x[i][index[i][j]]`` for dim=1 (and likewise for other dims)."""
     d, I = _dim_index(x, dim, index, "gather")
     if x._array.ndim == 0:
-        return getitem(x, ()) if I.ndim == 0 else x.reshape(1)[_make(I)]
+        return x.reshape(1)[_make(I.reshape(-1))].reshape(I.shape)   # a copy, as every gather (never a view)
     return getitem(x, _along_dim_index(I, d))
 
 

@@ -57,9 +57,20 @@ def check_overlap(x, *args):
                                "performing the operation.")
 
 
+def _refuse_more_dims(A, B):
+    """NumPy writes a (1, n) result into an (n,) array (it drops leading size-1 dims); PyTorch refuses."""
+    if np.ndim(B) > A.ndim:
+        try:
+            shape = list(np.broadcast_shapes(A.shape, np.shape(B)))
+        except ValueError:
+            return   # (not broadcastable at all: the caller's own error says so)
+        raise RuntimeError(f"output with shape {list(A.shape)} doesn't match the broadcast shape {shape}")
+
+
 def _write(x, values):
     """Store ``values`` (array) into ``x``'s array, refusing casts PyTorch refuses."""
     A = x._array
+    _refuse_more_dims(A, values)
     if np.result_type(values) != A.dtype and not np.can_cast(np.result_type(values), A.dtype, "same_kind"):
         raise RuntimeError(f"result type {dtypes.kernel_name(dtypes.from_numpy_dtype(np.result_type(values)))} "
                            f"can't be cast to the desired output type {dtypes.kernel_name(x.dtype)}")
@@ -123,8 +134,11 @@ def _arith_inplace(ufunc, op):
     def method(x, other, *, alpha=1):
         A = x._array
         B = other._array if isinstance(other, Tensor) else other
-        if type(B) is np.ndarray and B is not A and (B.base is not None or A.base is not None):
-            check_overlap(x, other)   # (two arrays that own their memory cannot overlap: the common case)
+        if type(B) is np.ndarray and B is not A:
+            if B.base is not None or A.base is not None:
+                check_overlap(x, other)   # (two arrays that own their memory cannot overlap: the common case)
+            if B.ndim > A.ndim:
+                _refuse_more_dims(A, B)
         if not grad_state.enabled or not recording(x, other):   # (the first test alone: the optimizer's path)
             if alpha != 1:
                 B = B * alpha

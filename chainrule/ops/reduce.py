@@ -10,7 +10,6 @@ from ..autograd import engine
 from ..autograd.grad_mode import state as grad_state
 from ._autocast import autocast_to_float32
 from ._common import Tensor, _make, c_order, half_in_float32, normalize_dims, numpy_argument_names, record, requires
-from ..compiler import is_compiling
 from .elementwise import exp, masked_grad, sqrt, where
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
@@ -102,18 +101,49 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
         correction = 1 if unbiased is None or unbiased else 0
     if not dtypes.is_float_np(x._array.dtype):
         raise RuntimeError(f"std and var only support floating point and complex dtypes (got {x.dtype})")
-    dims = normalize_dims(dim, x.ndim)
-    n = 1
-    for d in dims:
-        n *= x._array.shape[d]
-    centred = x - mean(x, dims, keepdim=True)
-    return sum(centred * centred, dims, keepdim=keepdim) / builtins.max(n - correction, 0)
+    return _variance(x, dim, keepdim, correction, root=False)
 
 
 @numpy_argument_names
 @half_in_float32
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    if not dtypes.is_float_np(x._array.dtype):
+        raise RuntimeError(f"std and var only support floating point and complex dtypes (got {x.dtype})")
+    return _variance(x, dim, keepdim, correction, root=True)
+
+
+def _variance(x, dim, keepdim, correction, root):
+    """Σ (x - mean)² / (N - correction), or its square root (std), as one op with PyTorch's backward::
+
+        d var = 2 / (N - correction) · g · (x - mean)
+        d std = the same with g / (2·std) for g (0 where std = 0)
+
+    (A composition would also subtract the mean of the gradient, which is 0 in exact arithmetic but NaN
+    once an inf is in x; and sqrt's backward would give NaN where std = 0.)
+    """
+    A = x._array
+    dims = normalize_dims(dim, x.ndim)
+    n = math.prod(A.shape[d] for d in dims)
+    denominator = np.asarray(builtins.max(n - correction, 0), A.dtype)
+    with np.errstate(all="ignore"):
+        centred = A - A.mean(axis=dims, keepdims=True)
+        out = (centred * centred).sum(axis=dims, keepdims=keepdim) / denominator
+        if root:
+            out = np.sqrt(out)
+        factor = float(np.divide(2.0, denominator, dtype=np.float64))
+    shape = A.shape
+
+    def backward(g, out=None):   # (out: std's result, kept; var keeps nothing of its own)
+        g = _expand_back(g, shape, dims, keepdim)
+        if root:
+            out_k = out if keepdim else out.reshape(_keep_shape(shape, dims))
+            g = where(out_k == 0, 0.0, g / (2 * out_k))
+        return (factor * g * (x - mean(x, dims, keepdim=True)),)
+    return record(out, "StdBackward0" if root else "VarBackward0", (x,), backward, saved=(x,), save_output=root)
 
 
 @numpy_argument_names
@@ -328,13 +358,15 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
                            f"{dtypes.kernel_name(x.dtype)}")
     if not isinstance(p, str) and p is not None and (p < 0 or math.isinf(p)):
         _check_norm_identity(x, p, dim)
+    if p != 0 and 1 == math.prod(x._array.shape[d] for d in normalize_dims(dim, x.ndim)):
+        # Every group holds one element: PyTorch's norm is then |x| (no power taken, so 1e300 stays
+        # finite where a group of two overflows to inf).
+        return sum(x.abs(), () if dim is None else dim, keepdim)
     if p in ("fro", 2, 2.0, None):
         dims = normalize_dims(dim, x.ndim)
         A = x._array
-        with np.errstate(over="ignore", under="ignore"):
+        with np.errstate(over="ignore", under="ignore"):   # as PyTorch's: sqrt(Σ a²), which may overflow
             out = np.sqrt((A * A).sum(axis=dims, keepdims=keepdim))
-        if A.size and not is_compiling() and not (np.isfinite(out) & (out > 1e-150)).all():
-            out = _scaled_norm(A, dims, keepdim)   # the squares overflowed (or underflowed): scale first
         shape = A.shape
 
         def backward(g, out):
@@ -352,7 +384,29 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
         return record(count, "LinalgVectorNormBackward0", (x,), lambda g: (None,))
     if p == 1:
         return sum(x.abs(), dim, keepdim)
-    return sum(x.abs() ** p, dim, keepdim) ** (1.0 / p)
+    return _p_norm(x, p, normalize_dims(dim, x.ndim), keepdim)
+
+
+def _p_norm(x, p, dims, keepdim):
+    """(Σ |x|^p)^(1/p) as one op, with PyTorch's backward (it keeps the result, and gives zeros where
+    the norm is 0, or, for p < 1, where x is 0, instead of the composition's NaN)::
+
+        p < 1:  sign(x)·|x|^(p-1)·g·norm^(1-p)      (0 where x = 0)
+        p ≥ 1:  sign(x)·|x|^(p-1)·g / norm^(p-1)    (0 where norm = 0; x·|x|^(p-2) for p ≥ 2, keeping -0)
+    """
+    A = x._array
+    with np.errstate(all="ignore"):
+        out = (np.abs(A) ** p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
+    shape = A.shape
+
+    def backward(g, out):
+        out_k = out if keepdim else out.reshape(_keep_shape(shape, dims))
+        g = _expand_back(g, shape, dims, keepdim)
+        scaled = x * x.abs() ** (p - 2) if p >= 2 else x.sign() * x.abs() ** (p - 1)
+        if p < 1:
+            return (where(x == 0, 0.0, scaled) * g * out_k ** (1 - p),)
+        return (scaled * where(out_k == 0, 0.0, g / out_k ** (p - 1)),)
+    return record(out, "LinalgVectorNormBackward0", (x,), backward, saved=(x,), save_output=True)
 
 
 def _check_norm_identity(x, p, dim):
@@ -365,16 +419,6 @@ def _check_norm_identity(x, p, dim):
         if A.shape[d] == 0:
             raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on the dimension {d} because "
                                f"this dimension is empty and the operation does not have an identity")
-
-
-def _scaled_norm(A, dims, keepdim):
-    """sqrt(Σ a²) as m·sqrt(Σ (a/m)²) with m = max |a| per group: no overflow for |a| near 1e300."""
-    m = np.abs(A).max(axis=dims, keepdims=True) if A.size else np.zeros((1,) * A.ndim, A.dtype)
-    safe = np.where((m == 0) | ~np.isfinite(m), 1, m)
-    scaled = A / safe
-    out = np.where(np.isfinite(m), safe * np.sqrt((scaled * scaled).sum(axis=dims, keepdims=True)), m)
-    out = np.where(m == 0, 0, out)
-    return out if keepdim else out.reshape([s for i, s in enumerate(out.shape) if i not in dims])
 
 
 @half_in_float32

@@ -271,8 +271,9 @@ def cat(tensors, dim=0):
     tensors, arrays = _common_arrays(tensors)
     # PyTorch skips 1-D empty tensors in cat (a legacy rule scripts rely on).
     keep = [i for i, a in enumerate(arrays) if not (a.ndim == 1 and a.size == 0)]
-    if not keep:
-        return _make(np.concatenate(arrays))
+    if not keep:   # every input is skipped: an empty result, each input's gradient empty too
+        out = np.concatenate(arrays)
+        return record(out, "CatBackward0", tensors, lambda g: tuple(_make(np.zeros(0, out.dtype)) for _ in tensors))
     ref = arrays[keep[0]]
     for i in keep:
         if arrays[i].ndim == 0:

@@ -52,6 +52,8 @@ class RNNBase(Module):
         super().__init__()
         if proj_size:
             raise NotImplementedError("LSTM proj_size is not supported by chainrule")
+        if isinstance(input_size, int) and input_size <= 0:
+            raise ValueError("input_size must be greater than zero")
         if not isinstance(hidden_size, int) or hidden_size <= 0:
             raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
         if not isinstance(num_layers, int) or num_layers <= 0:
@@ -108,6 +110,10 @@ class RNNBase(Module):
         _check_hx_kind(type(self).__name__, hx, is_lstm)
         if input.ndim not in (2, 3):
             raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.ndim}D tensor")
+        weight = self._weights(0, 0)[0]
+        if input.dtype != weight.dtype:
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight.dtype}). Convert "
+                             f"input: input.to({weight.dtype}), or convert model: model.to({input.dtype})")
         batched = input.ndim == 3
         if not batched:   # (L, H_in): a batch of one, in the seq-first layout
             input = input.unsqueeze(1)
