@@ -475,6 +475,10 @@ KNOWN = [
      "PyTorch's batched matmul skips its dtype check when the contraction is empty (int64[1,1,0] @ "
      "float64[2,0,1] gives float64 zeros) yet refuses the same mixed dtypes for every other shape; chainrule "
      "refuses them always"),
+    ("forward requires_grad", "setitem_mask_tensor", "chainrule False vs torch True",
+     "x[mask] = v with an integer x and a v that requires grad: PyTorch's index_put_ marks the integer tensor "
+     "as requiring grad (an integer tensor cannot have a gradient; every other in-place write into one leaves "
+     "it False, in PyTorch too); chainrule keeps it False"),
 ]
 
 
@@ -517,7 +521,7 @@ def _compare_arrays(a, b, kind, where, rtol, atol):
     return []
 
 
-def _compare_snapshot(c, t, kind, where):
+def _compare_snapshot(c, t, kind, where, single=False):
     if c[0] == "other" or t[0] == "other":
         return [] if c == t else [Mismatch(kind + " result kind", where, f"chainrule {c[:2]} vs torch {t[:2]}")]
     if c[0] != t[0]:
@@ -527,7 +531,7 @@ def _compare_snapshot(c, t, kind, where):
     out = []
     if c[2] != t[2]:
         out.append(Mismatch(kind + " requires_grad", where, f"chainrule {c[2]} vs torch {t[2]}"))
-    tol = (1e-4, 1e-5) if t[1] == "float32" else (1e-6, 1e-9)
+    tol = (1e-4, 1e-5) if t[1] == "float32" or single else (1e-6, 1e-9)
     return out + _compare_arrays(c[3], t[3], kind, where, *tol)
 
 
@@ -611,12 +615,14 @@ def _compare_backward(program, tp, cp):
         return _compare_backward_errors(errors)
     OUTCOMES["backward compared"] += 1
     found = []
+    # A float64 input's gradient that flowed through float32 ops carries float32 rounding.
+    single = any(isinstance(t, torch.Tensor) and t.dtype == torch.float32 for t in tp)
     for i in range(len(program.inputs)):
         tg, cg = tp[i].grad, cp[i].grad
         if (tg is None) != (cg is None):
             found.append(Mismatch("grad None", f"x{i}.grad", f"torch {tg is None}, chainrule {cg is None}"))
         elif tg is not None:
-            found += _compare_snapshot(_snapshot(cg), _snapshot(tg), "grad", f"x{i}.grad")
+            found += _compare_snapshot(_snapshot(cg), _snapshot(tg), "grad", f"x{i}.grad", single)
     return found
 
 
