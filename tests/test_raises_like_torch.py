@@ -176,6 +176,14 @@ CASES = {
     "batch_norm_one_value_per_channel": lambda lib: F(lib).batch_norm(lib.ones(1, 0), None, None, training=True),
     "batch_norm_0d": lambda lib: F(lib).batch_norm(lib.tensor(1.0), None, None, training=True),
     "rnn_input_size_zero": lambda lib: lib.nn.GRU(0, 2),
+    # PyTorch's order of checks: the shapes broadcast before two bools are refused; bool before emptiness
+    "bool_div_trunc_shapes_first": lambda lib: lib.div(lib.ones(2, 2, dtype=lib.bool), lib.ones(3, dtype=lib.bool),
+                                                       rounding_mode="trunc"),
+    "bool_remainder_shapes_first": lambda lib: lib.remainder(lib.ones(2, 2, dtype=lib.bool),
+                                                             lib.ones(3, dtype=lib.bool)),
+    "bool_pow_shapes_first": lambda lib: lib.pow(lib.ones(2, 2, dtype=lib.bool), lib.ones(3, dtype=lib.bool)),
+    "argmax_empty_bool": lambda lib: lib.ones(0, dtype=lib.bool).argmax(0),
+    "batched_bool_matmul_with_float": lambda lib: lib.ones(2, 2, 3, dtype=lib.bool) @ lib.ones(2, 3, 2),
     # cat of inputs that are all skipped (1-D empty) still records
     "cat_of_empty_requires_grad": lambda lib: _cat_empty(lib),
     # data

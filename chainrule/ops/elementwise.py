@@ -154,14 +154,24 @@ def rdiv(a, b):
     return div(b, a)
 
 
+def _refuse_bools(A, B, message):
+    """Two bool operands PyTorch has no kernel for: its error, once the shapes broadcast (which it checks
+    first)."""
+    if _kind(A) == "b" and _kind(B) == "b":
+        try:
+            np.broadcast_shapes(np.shape(A), np.shape(B))
+        except ValueError as exc:
+            raise broadcast_error(np.shape(A), np.shape(B), exc) from None
+        raise NotImplementedError(message)
+
+
 def _rounded_div(a, b, A, B, rounding_mode):
     """``div(a, b, rounding_mode='floor'|'trunc')``: piecewise constant, so its gradient is zero (as
     PyTorch's DivBackward2: the result still requires grad when an input does)."""
     if rounding_mode not in ("floor", "trunc"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                          f"'{rounding_mode}'")
-    if _kind(A) == "b" and _kind(B) == "b":
-        raise NotImplementedError(f'"div_{rounding_mode}_cpu" not implemented for \'Bool\'')
+    _refuse_bools(A, B, f'"div_{rounding_mode}_cpu" not implemented for \'Bool\'')
     _check_integer_divisor(A, B)
     if rounding_mode == "floor":
         out = _apply(np.floor_divide, a, b, A, B)
@@ -178,8 +188,7 @@ def floor_divide(a, b):
     """``a // b``, rounding toward minus infinity. PyTorch has no derivative for it: the result
     requires grad when an input does, and backward through it raises PyTorch's error."""
     a, b, A, B = operands(a, b)
-    if _kind(A) == "b" and _kind(B) == "b":
-        raise NotImplementedError("\"div_floor_cpu\" not implemented for 'Bool'")
+    _refuse_bools(A, B, "\"div_floor_cpu\" not implemented for 'Bool'")
     _check_integer_divisor(A, B)
     return record(_apply(np.floor_divide, a, b, A, B), "NotImplemented", (a, b), _no_floor_divide_derivative)
 
@@ -191,8 +200,7 @@ def _no_floor_divide_derivative(g):
 def remainder(a, b):
     """Python's ``%``: the remainder with the sign of the divisor, a − floor(a / b)·b."""
     a, b, A, B = operands(a, b)
-    if _kind(A) == "b" and _kind(B) == "b":
-        raise NotImplementedError("\"remainder_cpu\" not implemented for 'Bool'")
+    _refuse_bools(A, B, "\"remainder_cpu\" not implemented for 'Bool'")
     _check_integer_divisor(A, B)
     rb = requires(b)
     # The gradient is 1 for a and -floor(a / b) for b.
@@ -205,8 +213,7 @@ def fmod(a, b):
     """C's fmod: the remainder with the sign of the dividend, computed exactly (not a − trunc(a/b)·b,
     which loses it for large quotients and gives NaN for an infinite divisor)."""
     a, b, A, B = operands(a, b)
-    if _kind(A) == "b" and _kind(B) == "b":
-        raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
+    _refuse_bools(A, B, "\"fmod_cpu\" not implemented for 'Bool'")
     _check_integer_divisor(A, B)
     rb = requires(b)
     return record(_apply(np.fmod, a, b, A, B), "FmodBackward0", (a, b),
@@ -247,8 +254,7 @@ def pow(a, b):
     if not isinstance(a, Tensor):
         a = _make(np.asarray(A, dtype=B.dtype))
     A = a._array
-    if A.dtype == np.bool_ and B.dtype == np.bool_:
-        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+    _refuse_bools(A, B, "\"pow\" not implemented for 'Bool'")
     with np.errstate(divide="ignore", invalid="ignore"):
         if A.dtype.kind in "iub" and B.dtype.kind in "iu" and (B < 0).any():
             out = _integer_power(a, b, A, B)

@@ -258,17 +258,15 @@ def min(x, dim=None, keepdim=False, *, other=None):
 def _arg(np_arg, name):
     def op(x, dim=None, keepdim=False):
         A = x._array
+        if A.dtype == np.bool_:
+            raise RuntimeError(f"{name}(): does not support bool input")
         if dim is None:
             check_reduction_size(A, (), name, False)
-            if A.dtype == np.bool_:
-                raise RuntimeError(f"{name}(): does not support bool input")
             out = np_arg(A.reshape(-1))
             return _make(np.array(out, dtype=np.int64).reshape((1,) * A.ndim if keepdim else ()))
         d = normalize_dims(dim, A.ndim)
         check_reduction_size(A, d, name, True)
         d = d[0] if d else 0
-        if A.dtype == np.bool_:
-            raise RuntimeError(f"{name}(): does not support bool input")
         out = np_arg(A, axis=d, keepdims=keepdim) if A.ndim else np.array(0)
         return _make(np.asarray(out, dtype=np.int64))
     op.__name__ = name
