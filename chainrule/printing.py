@@ -31,6 +31,8 @@ def format_array(a, prefix="tensor("):
     if a.ndim == 0:
         return to_str(a.item())
     sample = a.ravel() if a.size <= 1000 else _edge_values(a)
+    if dtypes.is_float_np(a.dtype):   # PyTorch's width: that of the nonzero finite values ("-0." may stick out)
+        sample = sample[np.isfinite(sample) & (sample != 0)]
     width = max((len(to_str(v)) for v in sample), default=0)
     text = np.array2string(a, max_line_width=80, separator=", ", prefix=prefix, threshold=1000,
                            edgeitems=3, formatter={"all": lambda v: to_str(v).rjust(width)})
