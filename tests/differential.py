@@ -597,6 +597,11 @@ def _compare_backward(program, tp, cp):
             losses.append(None)
             errors.append(exc)
     if any(errors):
+        if errors[0] is not None and errors[1] is None and losses[1] is not None:
+            try:   # PyTorch refused a stale view on use: chainrule refuses it in backward
+                losses[1].backward()
+            except Exception as exc:   # noqa: BLE001
+                errors[1] = exc
         return _compare_backward_errors(errors)
     if losses[0] is None or losses[1] is None:
         if (losses[0] is None) != (losses[1] is None):

@@ -295,7 +295,39 @@ def _saved_input_changed_through_view(lib):
     y.sum().backward()
 
 
+def _split_output_changed_under_no_grad(lib):
+    x = x_of(lib)
+    a, b = (x * 1).split(1)
+    with lib.no_grad():
+        a.mul_(2)
+    (a * 3).sum().backward()
+
+
+def _base_of_unbind_outputs_changed_under_no_grad(lib):
+    y = x_of(lib) * 1
+    first, second = y.unbind(0)
+    with lib.no_grad():
+        y[0, 0] = 5.0
+    (second * 3).sum().backward()
+
+
+def _split_output_used_before_the_change(lib):
+    """Allowed: the product was recorded before the change, and reads nothing the change touched."""
+    x = x_of(lib)
+    a, b = (x * 1).split(1)
+    z = a * 3
+    with lib.no_grad():
+        b.add_(1)
+    z.sum().backward()
+    return x.grad
+
+
+GRAPH["split_output_used_before_a_no_grad_change"] = _split_output_used_before_the_change
+
+
 REFUSED = {
+    "split_output_changed_under_no_grad": _split_output_changed_under_no_grad,
+    "base_of_unbind_outputs_changed_under_no_grad": _base_of_unbind_outputs_changed_under_no_grad,
     "view_made_under_no_grad": _view_made_under_no_grad,
     "view_of_plain_made_under_no_grad": _view_of_plain_made_under_no_grad_copy,
     "split_output": _split_output_mul_,

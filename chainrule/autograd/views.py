@@ -172,6 +172,26 @@ def _refuse_stale(i, fn):
     return backward
 
 
+def after_untracked_write(x):
+    """``x`` changed in place with nothing recorded (under no_grad): outputs of split/unbind that share its
+    memory and require grad are stale, and PyTorch refuses to differentiate through them from now on
+    (ops recorded before the change keep their history)."""
+    from ..tensor import _make
+    root = x if x._base is None else x._base
+    for v in [x] + [ref() for ref in root._views or ()]:
+        if v is None or not isinstance(v._view_creation, tuple) or v.grad_fn is None \
+                or getattr(v.grad_fn, "stale_view", False):
+            continue
+        prev, grad_state.enabled = grad_state.enabled, True
+        try:
+            node = record(v._array, "SplitBackward0", (_make(v._array, True, v.grad_fn),),
+                          _refuse_stale(*v._view_creation)).grad_fn
+        finally:
+            grad_state.enabled = prev
+        node.stale_view = True
+        v.grad_fn = node
+
+
 def refresh_views(root):
     """Give every live view of ``root`` its history as a read of its positions from root's."""
     if root._views is None:

@@ -104,11 +104,19 @@ def apply_inplace(x, op, *args, reads_old=True, **kwargs):
     return x
 
 
+def _bump_untracked(x):
+    """x changed in place with nothing recorded: a new version, and split/unbind outputs sharing its memory
+    go stale (views.after_untracked_write)."""
+    x._vc[0] += 1
+    if x._base is not None or x._views is not None:
+        views.after_untracked_write(x)
+
+
 def commit(x, result):
     """Write ``result`` (recorded, x's shape) into ``x`` and make it x's history: x's own when x is not
     a view, else its base's, rebased (and every live view of that base refreshed)."""
     _write(x, result._array)   # also refuses a result of another shape, or a cast PyTorch refuses
-    x._vc[0] += 1
+    _bump_untracked(x)
     if not dtypes.is_float_np(x._array.dtype):
         return   # an integer or bool tensor has no gradient: the cast values carry no history
     if x._base is not None and views.rebase(x, result):
@@ -148,7 +156,7 @@ def _arith_inplace(ufunc, op):
                 except (TypeError, ValueError):
                     pass   # a refused cast or a bad shape: the general path below explains it
                 else:
-                    x._vc[0] += 1
+                    _bump_untracked(x)
                     return x
         if alpha != 1:
             return apply_inplace(x, lambda t, o: op(t, o * alpha), other)
@@ -270,7 +278,7 @@ def fill_(x, value):
         # Recorded, as in PyTorch: x's old history gets a zero gradient.
         return apply_inplace(x, overwrite, value, reads_old=False)
     x._array[...] = value._array if isinstance(value, Tensor) else value
-    x._vc[0] += 1
+    _bump_untracked(x)
     return x
 
 
@@ -291,7 +299,7 @@ def copy_(x, src, non_blocking=False):
         np.copyto(x._array, np.broadcast_to(src._array, x._array.shape), casting="unsafe")
     except ValueError as exc:
         raise _copy_shape_error(src, x, exc) from None
-    x._vc[0] += 1
+    _bump_untracked(x)
     return x
 
 
@@ -355,7 +363,7 @@ def setitem(x, idx, value):
         x._array[index] = v
     except ValueError as exc:
         raise _setitem_error(x, idx, index, v, exc) from None
-    x._vc[0] += 1
+    _bump_untracked(x)
 
 
 def _strip_leading_ones(value):
