@@ -183,7 +183,24 @@ CASES = {
                                                              lib.ones(3, dtype=lib.bool)),
     "bool_pow_shapes_first": lambda lib: lib.pow(lib.ones(2, 2, dtype=lib.bool), lib.ones(3, dtype=lib.bool)),
     "argmax_empty_bool": lambda lib: lib.ones(0, dtype=lib.bool).argmax(0),
-    "batched_bool_matmul_with_float": lambda lib: lib.ones(2, 2, 3, dtype=lib.bool) @ lib.ones(2, 3, 2),
+    "masked_fill_bool_with_tiny_number": lambda lib: lib.tensor([True, False]).masked_fill(
+        lib.tensor([False, True]), 1e-300),
+    "masked_fill_int_with_float": lambda lib: lib.tensor([1, 2]).masked_fill(lib.tensor([False, True]), 2.7),
+    "erf_0d_float32": lambda lib: lib.erf(lib.tensor(0.5)),
+    "softplus_input_changed_in_place": lambda lib: _changed_after(lib, lib.nn.functional.softplus),
+    "leaky_relu_input_changed_in_place": lambda lib: _changed_after(lib, lib.nn.functional.leaky_relu),
+    "elu_input_changed_in_place": lambda lib: _changed_after(lib, lib.nn.functional.elu),
+    "celu_input_changed_in_place": lambda lib: _changed_after(lib, lib.nn.functional.celu),
+    "hardsigmoid_input_changed_in_place": lambda lib: _changed_after(lib, lib.nn.functional.hardsigmoid),
+    "logsigmoid_input_changed_in_place": lambda lib: _changed_after(lib, lib.nn.functional.logsigmoid),
+    "norm_p1_result_changed_in_place": lambda lib: _grad(lib, lambda x: x.norm(1).mul_(2), [1.0, -2.0]),
+    "norm_one_element_result_changed_in_place": lambda lib: _grad(lib, lambda x: x.norm().mul_(2), [-2.0]),
+    "number_over_tensor_then_tensor_changed": lambda lib: _number_over_tensor(lib),
+    "int_floor_divide_by_zero_empty": lambda lib: lib.zeros(2, 0, dtype=lib.int64) // 0,
+    "max_pool1d_zero_channels": lambda lib: lib.nn.functional.max_pool1d(lib.zeros(2, 0, 2), 1),
+    "avg_pool2d_zero_height": lambda lib: lib.nn.functional.avg_pool2d(lib.zeros(1, 1, 0, 2), 1),
+    "max_pool2d_empty_batch": lambda lib: _grad(lib, lambda x: lib.nn.functional.max_pool2d(x.reshape(0, 2, 4, 4), 2),
+                                                []),
     # cat of inputs that are all skipped (1-D empty) still records
     "cat_of_empty_requires_grad": lambda lib: _cat_empty(lib),
     # data
@@ -207,6 +224,26 @@ def _grad(lib, fn, values):
     y = fn(x)
     y.sum().backward()
     return [y, x.grad]
+
+
+def _changed_after(lib, fn):
+    """fn's PyTorch op keeps its input: changing the input in place before backward is refused."""
+    x = lib.tensor([0.3, -1.2], dtype=lib.float64, requires_grad=True)
+    y = x * 1
+    z = fn(y)
+    y.mul_(2)
+    z.sum().backward()
+    return x.grad
+
+
+def _number_over_tensor(lib):
+    """2 / y is y.reciprocal() * 2 in PyTorch: it keeps its result, not y, so changing y is allowed."""
+    x = lib.tensor([0.3, -2.0], dtype=lib.float64, requires_grad=True)
+    y = x * 1
+    z = 2.0 / y
+    y.mul_(2)
+    z.sum().backward()
+    return [z, x.grad]
 
 
 def _gather_0d(lib):

@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import grad_mode
 from ..autograd.engine import record
 from ..compiler import raise_if
-from ..ops._common import c_order, floating_only, half_in_float32, no_bool
+from ..ops._common import c_order, floating_only, half_in_float32, keeps, no_bool
 from ..ops._autocast import autocast_to_float32, autocast_to_lower_precision
 from ..ops.activation import hardtanh
 from ..ops.index import index_put_into_zeros
@@ -486,7 +486,7 @@ def softsign(input):
 
 def hardsigmoid(input, inplace=False):
     floating_only(input, "hardsigmoid_cpu")
-    return hardtanh((input + 3) / 6, 0.0, 1.0)   # hardtanh: gradient 0 at x = ±3, as in PyTorch
+    return keeps(hardtanh((input + 3) / 6, 0.0, 1.0), input)   # hardtanh: gradient 0 at x = ±3, as in PyTorch
 
 
 def selu(input, inplace=False):
@@ -496,7 +496,7 @@ def selu(input, inplace=False):
 
 def celu(input, alpha=1.0, inplace=False):
     from ..ops.activation import elu
-    return elu(input / alpha, 1.0) * alpha
+    return keeps(elu(input / alpha, 1.0) * alpha, input)
 
 
 def glu(input, dim=-1):

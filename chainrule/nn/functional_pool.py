@@ -28,12 +28,13 @@ from ..tensor import Tensor, _make
 from .functional_conv import _ntuple, _prod, im2col, pad
 
 
-def _check_input(input, nd, op):
+def _check_input(input, nd, op, empty_dims=False):
+    """input: (N, C, *spatial) or (C, *spatial); only N may be 0 (PyTorch's adaptive pools: any dim)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
-    if input.ndim not in (nd + 1, nd + 2):
-        raise RuntimeError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, but got "
-                           f"input of size: {list(input.shape)}")
+    if input.ndim not in (nd + 1, nd + 2) or (not empty_dims and 0 in input.shape[input.ndim - nd - 1:]):
+        raise RuntimeError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input with optional 0 "
+                           f"dim batch size (no other dim of size 0), but got input of size: {list(input.shape)}")
 
 
 def _pool_geometry(spatial, kernel, stride, padding, dilation, ceil_mode, op):
@@ -180,7 +181,7 @@ class _Offsets:
             return [A[index] for index in self.slices]
         split, order = self._blocked()
         blocks = np.ascontiguousarray(A[self.crop].reshape(split).transpose(order))
-        blocks = blocks.reshape((-1,) + self.shape[:2] + self.out)
+        blocks = blocks.reshape((math.prod(self.kernel),) + self.shape[:2] + self.out)   # (not -1: N may be 0)
         return [blocks[k] for k in range(blocks.shape[0])]
 
     def merge(self, part, dtype):
@@ -194,7 +195,7 @@ class _Offsets:
             return result
         split, order = self._blocked()
         blocks = np.empty(tuple(self.kernel) + self.shape[:2] + self.out, dtype)
-        flat = blocks.reshape((-1,) + self.shape[:2] + self.out)
+        flat = blocks.reshape((math.prod(self.kernel),) + self.shape[:2] + self.out)
         for k in range(len(flat)):
             flat[k] = part(k)
         back = blocks.transpose(tuple(int(i) for i in np.argsort(order)))
@@ -304,7 +305,7 @@ def _averaging_matrix(n, o, dtype):
 
 
 def _adaptive_avg_pool(input, output_size, nd, op):
-    _check_input(input, nd, op)
+    _check_input(input, nd, op, empty_dims=True)
     sizes = (output_size,) * nd if isinstance(output_size, (int, type(None))) else tuple(output_size)
     if len(sizes) != nd:
         raise ValueError(f"{op}: output_size must be an int or a tuple of {nd} ints (or None), got {output_size!r}")

@@ -13,6 +13,7 @@ from .elementwise import (abs, add, addcdiv, addcmul, allclose, bitwise_and, bit
                           le, lerp, log, log1p, log2, log10, logical_and, logical_not, logical_or, logical_xor,
                           lt, maximum, minimum, mul, nan_to_num, ne, neg, pow, reciprocal, relu, remainder,
                           round, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tan, tanh, trunc, where)
+from .elementwise import rdiv as _rdiv
 from .histogram import histc, histogram
 from .index import (gather, index_select, masked_fill, masked_select, nonzero, scatter, scatter_add,
                     take)
@@ -83,7 +84,7 @@ Tensor.__rsub__ = lambda self, other: sub(other, self)
 Tensor.__mul__ = mul
 Tensor.__rmul__ = lambda self, other: mul(other, self)
 Tensor.__truediv__ = div
-Tensor.__rtruediv__ = lambda self, other: div(other, self)
+Tensor.__rtruediv__ = lambda self, other: _rdiv(self, other)
 Tensor.__floordiv__ = floor_divide
 Tensor.__rfloordiv__ = lambda self, other: floor_divide(other, self)
 Tensor.__mod__ = remainder

@@ -143,6 +143,15 @@ def run_in_float32(op, x, args, kwargs):
     return down(out)
 
 
+def keeps(out, x):
+    """``out``'s op, a composition here, is one op in PyTorch that keeps its input ``x``: so that an
+    in-place change of x before backward is refused as PyTorch refuses it, x is saved on out's node."""
+    node = out.grad_fn
+    if node is not None:
+        node.saved = [*node.saved, (x, x._vc[0])]
+    return out
+
+
 def c_order(A):
     """``A`` laid out row-major (copied only if it is not). NumPy hands back some results in the layout of
     their input (a transposed input gives a transposed result); PyTorch's results of ops that are not

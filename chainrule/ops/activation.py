@@ -10,7 +10,7 @@ from .._backend import xp as np
 from .. import dtypes
 from ..autograd import grad_mode
 from ..tensor import _check_dim
-from ._common import _make, c_order, float_array, floating_only, half_in_float32, record
+from ._common import _make, c_order, float_array, floating_only, half_in_float32, keeps, record
 from .elementwise import erf, exp, expm1, masked_grad, sigmoid, tanh, where
 from .erf_approx import erf_array
 
@@ -87,14 +87,14 @@ def log_softmax(x, dim=None, dtype=None):
 
 def leaky_relu(x, negative_slope=0.01, inplace=False):
     floating_only(x, "leaky_relu_cpu")
-    return where(x > 0, x, x * negative_slope)
+    return keeps(where(x > 0, x, x * negative_slope), x)
 
 
 @half_in_float32
 def elu(x, alpha=1.0, inplace=False):
     """x for x > 0, else alpha·(e^x − 1), with expm1 so that tiny negative x keep their value."""
     floating_only(x, "elu_cpu")
-    return where(x > 0, x, alpha * expm1(where(x > 0, 0.0, x)))
+    return keeps(where(x > 0, x, alpha * expm1(where(x > 0, 0.0, x))), x)
 
 
 @half_in_float32
@@ -191,11 +191,16 @@ def _gelu_curvature(x, approximate):
 def softplus(x, beta=1.0, threshold=20.0):
     """log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold (as PyTorch does)."""
     floating_only(x, "softplus_cpu")
-    bx = x * beta
-    A = bx._array
-    smooth = record(np.logaddexp(0, A) / beta, "SoftplusBackward0", (bx,),
-                    lambda g: (g * sigmoid(bx) / beta,), saved=(bx,))
-    return where(bx > threshold, x, smooth)
+    A = x._array
+    bA = A * beta
+    with np.errstate(over="ignore"):
+        out = np.where(bA > threshold, A, np.logaddexp(0, bA) / beta)
+
+    def backward(g):   # 1 past the threshold, sigmoid(beta·x) below it
+        bx = x * beta
+        return (where(bx > threshold, g, g * sigmoid(bx)),)
+    # One op that keeps x, as PyTorch's: an in-place change of x before backward is refused.
+    return record(out.astype(A.dtype, copy=False), "SoftplusBackward0", (x,), backward, saved=(x,))
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
@@ -246,4 +251,4 @@ def mish(x, inplace=False):
 @half_in_float32
 def logsigmoid(x):
     floating_only(x, "log_sigmoid_cpu")
-    return -softplus(-x)
+    return keeps(-softplus(-x), x)

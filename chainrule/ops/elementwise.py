@@ -128,7 +128,7 @@ def mul(a, b):
 
 def _check_integer_divisor(A, B):
     """Integer division by zero raises in PyTorch (NumPy would quietly give 0)."""
-    if _kind(A) in "iub" and _kind(B) in "iub":   # (a value check that a captured step's replays make too)
+    if _kind(A) in "iub" and _kind(B) in "iub" and np.size(A) and np.size(B):   # (nothing to divide: no error)
         raise_if(np.asarray(B) == 0, lambda flag: RuntimeError("ZeroDivisionError"))
 
 
@@ -151,6 +151,10 @@ def div(a, b, *, rounding_mode=None):
 
 
 def rdiv(a, b):
+    """``b / a`` for a number b: PyTorch computes it as ``a.reciprocal() * b`` (so the op keeps its result,
+    not a, and the rounding is that of two steps)."""
+    if isinstance(a, Tensor) and not isinstance(b, Tensor) and _kind(a._array) == "f":
+        return mul(reciprocal(a), b)
     return div(b, a)
 
 

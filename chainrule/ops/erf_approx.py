@@ -42,7 +42,7 @@ def _erf_float32(a):
             p *= t
         p += _P[0]
         p *= a
-    return np.tanh(p, out=p)
+    return np.tanh(p, out=p) if type(p) is np.ndarray else np.asarray(np.tanh(p))   # (0-d: NumPy gave a scalar)
 
 
 def _erf_exact(a):

@@ -257,7 +257,9 @@ def masked_fill(x, mask, value):
                 raise RuntimeError(f"Autograd not support dtype: {dtypes.kernel_name(x.dtype)}")
             value = value.to(x.dtype)
         return where(mask, value, x)
-    return where(mask, value, x).to(x.dtype)
+    # The number cast straight to x's dtype, as PyTorch does (through float32, 1e-300 would become 0,
+    # and a bool tensor would get False for it)
+    return where(mask, _make(np.asarray(value).astype(x._array.dtype)), x)
 
 
 def masked_select(x, mask):

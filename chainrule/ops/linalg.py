@@ -11,9 +11,6 @@ def _check(a, b, op):
     if A.ndim == 0 or B.ndim == 0:
         raise RuntimeError(f"both arguments to {op} need to be at least 1D, but they are "
                            f"{A.ndim}D and {B.ndim}D")
-    if (A.ndim > 2 or B.ndim > 2) and np.bool_ in (A.dtype, B.dtype):   # (PyTorch's bmm refuses bool first)
-        raise NotImplementedError(f'"bmm" not implemented for \'Bool\' ({op} of shapes {list(A.shape)} and '
-                                  f"{list(B.shape)}; convert with .float() or .long())")
     if A.dtype != B.dtype:
         raise RuntimeError(f"{op}: expected both operands to have the same dtype, but got "
                            f"{a.dtype} and {b.dtype} (shapes {list(A.shape)} and {list(B.shape)}); "

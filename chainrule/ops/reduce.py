@@ -9,7 +9,8 @@ from .. import dtypes
 from ..autograd import engine
 from ..autograd.grad_mode import state as grad_state
 from ._autocast import autocast_to_float32
-from ._common import Tensor, _make, c_order, half_in_float32, normalize_dims, numpy_argument_names, record, requires
+from ._common import (Tensor, _make, c_order, half_in_float32, keeps, normalize_dims, numpy_argument_names, record,
+                      requires)
 from .elementwise import exp, masked_grad, sqrt, where
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
@@ -359,7 +360,7 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
     if p != 0 and 1 == math.prod(x._array.shape[d] for d in normalize_dims(dim, x.ndim)):
         # Every group holds one element: PyTorch's norm is then |x| (no power taken, so 1e300 stays
         # finite where a group of two overflows to inf).
-        return sum(x.abs(), () if dim is None else dim, keepdim)
+        return _keeps_input_and_result(sum(x.abs(), () if dim is None else dim, keepdim), x)
     if p in ("fro", 2, 2.0, None):
         dims = normalize_dims(dim, x.ndim)
         A = x._array
@@ -373,16 +374,21 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
             return (x * scale,)
         return record(out, "NormBackward1", (x,), backward, saved=(x,), save_output=True)
     if p in (float("inf"), "inf"):
-        return amax(x.abs(), dim=() if dim is None else dim, keepdim=keepdim)
+        return _keeps_input_and_result(amax(x.abs(), dim=() if dim is None else dim, keepdim=keepdim), x)
     if p in (-float("inf"), "-inf"):
-        return amin(x.abs(), dim=() if dim is None else dim, keepdim=keepdim)
+        return _keeps_input_and_result(amin(x.abs(), dim=() if dim is None else dim, keepdim=keepdim), x)
     if p == 0:   # how many elements are nonzero: PyTorch's backward gives x no gradient at all
         A = x._array
         count = (A != 0).sum(axis=normalize_dims(dim, A.ndim), keepdims=keepdim).astype(A.dtype)
         return record(count, "LinalgVectorNormBackward0", (x,), lambda g: (None,))
     if p == 1:
-        return sum(x.abs(), dim, keepdim)
+        return _keeps_input_and_result(sum(x.abs(), dim, keepdim), x)
     return _p_norm(x, p, normalize_dims(dim, x.ndim), keepdim)
+
+
+def _keeps_input_and_result(out, x):
+    """PyTorch's norm is one op keeping x and its result: in-place changes of either are refused in backward."""
+    return keeps(keeps(out, x), out)
 
 
 def _p_norm(x, p, dims, keepdim):
