@@ -457,12 +457,13 @@ class Mismatch:
     def known(self):
         """Why this difference stays (a PyTorch inconsistency chainrule does not copy), or None."""
         for kind, op, needles, reason in KNOWN:
-            if self.kind == kind and self.op == op and all(n in self.detail for n in needles.split(" ... ")):
+            if self.kind == kind and op in (self.op, "*") and all(n in self.detail for n in needles.split(" ... ")):
                 return reason
         return None
 
 
-# Differences that stay, each with the reason: (kind, op, texts in the detail joined by " ... ", why).
+# Differences that stay, each with the reason: (kind, op or "*" for any, texts in the detail joined by
+# " ... ", why).
 KNOWN = [
     ("exception type", "index_select", "INDICES element is out of DATA bounds",
      "for the same out-of-range index PyTorch's index_select raises IndexError along the first and last dims "
@@ -475,10 +476,18 @@ KNOWN = [
      "PyTorch's batched matmul skips its dtype check when the contraction is empty (int64[1,1,0] @ "
      "float64[2,0,1] gives float64 zeros) yet refuses the same mixed dtypes for every other shape; chainrule "
      "refuses them always"),
-    ("forward requires_grad", "setitem_mask_tensor", "chainrule False vs torch True",
-     "x[mask] = v with an integer x and a v that requires grad: PyTorch's index_put_ marks the integer tensor "
-     "as requiring grad (an integer tensor cannot have a gradient; every other in-place write into one leaves "
-     "it False, in PyTorch too); chainrule keeps it False"),
+    *[("forward requires_grad", op, "chainrule False vs torch True",
+       "x[i] = v with an integer x and a v that requires grad: PyTorch's index_put_ marks the integer tensor as "
+       "requiring grad (an integer tensor cannot have a gradient; copy_ and the other in-place writes into one "
+       "leave it False, in PyTorch too); chainrule keeps it False") for op in ("setitem_mask_tensor",
+                                                                            "setitem_int_tensor")],
+    ("raise: torch only", "*", "is a view and its base or another view of its base has been modified inplace",
+     "an output of split/unbind whose memory was changed in place: PyTorch refuses it as soon as it is used, "
+     "chainrule when a gradient flows through it (both refuse to differentiate it)"),
+    ("forward nan positions", "layer_norm", "vs torch [ ... nan",
+     "a group whose squares overflow (|x| ~ 1e154 and up in float64): the variance is not representable; "
+     "PyTorch's moments give NaN or 0 depending on its accumulation order, chainrule's give 0 (neither is the "
+     "normalised value)"),
 ]
 
 

@@ -201,6 +201,19 @@ CASES = {
     "avg_pool2d_zero_height": lambda lib: lib.nn.functional.avg_pool2d(lib.zeros(1, 1, 0, 2), 1),
     "max_pool2d_empty_batch": lambda lib: _grad(lib, lambda x: lib.nn.functional.max_pool2d(x.reshape(0, 2, 4, 4), 2),
                                                 []),
+    "setitem_of_itself_through_a_full_slice": lambda lib: _setitem_itself(lib),
+    "int_tensor_to_float32_tensor_power": lambda lib: lib.tensor([2, 3]) ** lib.tensor([0.5, 2.0]),
+    "int_tensor_to_half_tensor_power": lambda lib: lib.tensor([2, 3]) ** lib.tensor([0.5, 2.0]).half(),
+    "index_select_empty_1d": lambda lib: lib.zeros(0).index_select(0, lib.tensor([0])),
+    "index_select_empty_dim_2d": lambda lib: lib.zeros(2, 0).index_select(1, lib.tensor([0])),
+    "norm_p0_result_changed_in_place": lambda lib: _grad(lib, lambda x: x * x.norm(0).mul_(2), [1.0, 0.0]),
+    "stack_dim_checked_before_sizes": lambda lib: lib.stack([lib.tensor(1.0), lib.ones(2, 2)], 2),
+    "gru_batch_first_input_changed_after": lambda lib: _rnn_input_changed(lib, batch_first=True),
+    "gru_input_changed_after": lambda lib: _rnn_input_changed(lib, batch_first=False),
+    "matmul_batched_empty_contraction": lambda lib: _grad(lib, lambda x: x.reshape(2, 3, 0) @ lib.ones(
+        0, 3, dtype=lib.float64), []),
+    "matmul_batched_empty_output": lambda lib: _grad(lib, lambda x: x.reshape(2, 3, 1) @ lib.ones(
+        1, 0, dtype=lib.float64), [0.5] * 6),
     # cat of inputs that are all skipped (1-D empty) still records
     "cat_of_empty_requires_grad": lambda lib: _cat_empty(lib),
     # data
@@ -244,6 +257,22 @@ def _number_over_tensor(lib):
     y.mul_(2)
     z.sum().backward()
     return [z, x.grad]
+
+
+def _setitem_itself(lib):
+    x = lib.tensor([[1, 2, 3]])
+    x[:, 0:] = x
+    return x
+
+
+def _rnn_input_changed(lib, batch_first):
+    """PyTorch's RNN keeps a contiguous copy of a batch_first input, the input itself otherwise."""
+    lib.manual_seed(0)
+    layer = lib.nn.GRU(4, 2, batch_first=batch_first).double()
+    y = lib.ones(2, 3, 4, dtype=lib.float64, requires_grad=True) * 1
+    out = layer(y)[0]
+    y.sub_(1)
+    out.sum().backward()
 
 
 def _gather_0d(lib):

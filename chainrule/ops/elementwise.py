@@ -257,7 +257,7 @@ def pow(a, b):
         return result
     if not isinstance(a, Tensor):
         a = _make(np.asarray(A, dtype=B.dtype))
-    A = a._array
+        A = a._array   # (a tensor's A is already promoted: int64 ** float32 is float32, not NumPy's float64)
     _refuse_bools(A, B, "\"pow\" not implemented for 'Bool'")
     with np.errstate(divide="ignore", invalid="ignore"):
         if A.dtype.kind in "iub" and B.dtype.kind in "iu" and (B < 0).any():

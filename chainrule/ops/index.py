@@ -236,7 +236,7 @@ def checked_positions(x, d, index, name):
     if x._array.ndim == 0 and I.size > 1:
         raise RuntimeError(f"{name}(): Index to scalar can have only 1 value, got {I.size} value(s)")
     n = x._array.shape[d] if x._array.ndim else 1
-    if I.size and n == 0 and name == "index_select":
+    if I.size and n == 0 and name == "index_select" and x._array.ndim > 1:   # (1-D: PyTorch's IndexError below)
         raise RuntimeError(f"index_select(): self indexing axis dim should be positive (dimension {d} is empty)")
     raise_if((I < 0) | (I >= n), lambda flag, I: IndexError(
         f"index out of range in self ({name}: position {int(I[flag].reshape(-1)[0])} along dimension {d} of size {n})"),

@@ -49,8 +49,11 @@ def check_overlap(x, *args):
             root = views.memory_root(A)
         if views.memory_root(B) is not root or not np.may_share_memory(A, B):
             continue
-        same = (A.shape == B.shape and A.strides == B.strides
-                and A.__array_interface__["data"][0] == B.__array_interface__["data"][0])
+        # The same memory read as it is written: the same layout, or (PyTorch's "full overlap") both
+        # contiguous over the same bytes (x[0:] = x with its leading size-1 dims dropped)
+        same = A.__array_interface__["data"][0] == B.__array_interface__["data"][0] and (
+            (A.shape == B.shape and A.strides == B.strides)
+            or (A.flags.c_contiguous and B.flags.c_contiguous and A.nbytes == B.nbytes))
         if not same:
             raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to "
                                "tensor refer to a single memory location. Please clone() the tensor before "

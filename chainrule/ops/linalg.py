@@ -1,4 +1,6 @@
 """Matrix products: ``matmul`` in all of PyTorch's cases (1-D, 2-D, batched, broadcast batch dims)."""
+import math
+
 from .._backend import xp as np
 
 from ..autograd import grad_mode
@@ -54,15 +56,16 @@ def _matmul_folded(a, b):
     would make one small product per leading index). Backward: dA = g @ Bᵀ, dB = A₂ᵀ @ g₂ (the
     flattened operands), on the arrays; under create_graph in Tensor ops."""
     A, B = a._array, b._array
-    A2 = A.reshape(-1, A.shape[-1])
+    rows = math.prod(A.shape[:-1])   # (not -1: a dim may be 0)
+    A2 = A.reshape(rows, A.shape[-1])
     out = (A2 @ B).reshape(A.shape[:-1] + (B.shape[1],))
     ra, rb = requires(a), requires(b)
 
     def backward(g):
         if grad_mode.enabled:   # create_graph: differentiable ops
             return (matmul_nt(g, b) if ra else None,
-                    matmul_tn(a.reshape(-1, A.shape[-1]), g.reshape(-1, B.shape[1])) if rb else None)
-        G2 = g._array.reshape(-1, B.shape[1])
+                    matmul_tn(a.reshape(rows, A.shape[-1]), g.reshape(rows, B.shape[1])) if rb else None)
+        G2 = g._array.reshape(rows, B.shape[1])
         return (_make((G2 @ B.T).reshape(A.shape)) if ra else None, _make(A2.T @ G2) if rb else None)
     return record(out, "UnsafeViewBackward0", (a, b), backward,
                   saved=(b, a) if ra and rb else (b,) if ra else (a,))

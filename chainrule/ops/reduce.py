@@ -380,7 +380,7 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
     if p == 0:   # how many elements are nonzero: PyTorch's backward gives x no gradient at all
         A = x._array
         count = (A != 0).sum(axis=normalize_dims(dim, A.ndim), keepdims=keepdim).astype(A.dtype)
-        return record(count, "LinalgVectorNormBackward0", (x,), lambda g: (None,))
+        return _keeps_input_and_result(record(count, "LinalgVectorNormBackward0", (x,), lambda g: (None,)), x)
     if p == 1:
         return _keeps_input_and_result(sum(x.abs(), dim, keepdim), x)
     return _p_norm(x, p, normalize_dims(dim, x.ndim), keepdim)

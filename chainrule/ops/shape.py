@@ -311,11 +311,11 @@ def stack(tensors, dim=0):
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     shape = tensors[0]._array.shape
+    d = _check_dim(dim, len(shape) + 1)   # (the dim first, as PyTorch checks it)
     for i, t in enumerate(tensors):
         if t._array.shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
                                f"and {list(t._array.shape)} at entry {i}")
-    d = _check_dim(dim, len(shape) + 1)
     return cat([unsqueeze(t, d) for t in tensors], d)
 
 

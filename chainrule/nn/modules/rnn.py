@@ -120,7 +120,9 @@ class RNNBase(Module):
             if hx is not None:
                 hx = tuple(h.unsqueeze(1) for h in hx) if is_lstm else hx.unsqueeze(1)
         elif self.batch_first:
-            input = input.transpose(0, 1)
+            # A contiguous copy, as PyTorch's: the layers keep it (not the caller's tensor, which may then
+            # change in place before backward, as PyTorch allows)
+            input = input.transpose(0, 1).contiguous()
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
                                f"{input.shape[-1]}")
