@@ -96,28 +96,16 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
 @half_in_float32
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance with Bessel's correction by default (``correction=1``), as PyTorch computes it."""
-    if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
-        dim, unbiased = None, dim
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    if not dtypes.is_float_np(x._array.dtype):
-        raise RuntimeError(f"std and var only support floating point and complex dtypes (got {x.dtype})")
-    return _variance(x, dim, keepdim, correction, root=False)
+    return _variance(x, dim, unbiased, keepdim, correction, root=False)
 
 
 @numpy_argument_names
 @half_in_float32
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    if isinstance(dim, bool):
-        dim, unbiased = None, dim
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    if not dtypes.is_float_np(x._array.dtype):
-        raise RuntimeError(f"std and var only support floating point and complex dtypes (got {x.dtype})")
-    return _variance(x, dim, keepdim, correction, root=True)
+    return _variance(x, dim, unbiased, keepdim, correction, root=True)
 
 
-def _variance(x, dim, keepdim, correction, root):
+def _variance(x, dim, unbiased, keepdim, correction, root):
     """Σ (x - mean)² / (N - correction), or its square root (std), as one op with PyTorch's backward::
 
         d var = 2 / (N - correction) · g · (x - mean)
@@ -126,6 +114,12 @@ def _variance(x, dim, keepdim, correction, root):
     (A composition would also subtract the mean of the gradient, which is 0 in exact arithmetic but NaN
     once an inf is in x; and sqrt's backward would give NaN where std = 0.)
     """
+    if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    if not dtypes.is_float_np(x._array.dtype):
+        raise RuntimeError(f"std and var only support floating point and complex dtypes (got {x.dtype})")
     A = x._array
     dims = normalize_dims(dim, x.ndim)
     n = math.prod(A.shape[d] for d in dims)
