@@ -196,6 +196,30 @@ def test_a_value_the_guards_cannot_read_is_refused_by_name():
         for x, y in _batches(3):
             compiled(x, y)
 
+
+def test_a_path_in_a_closure_is_guarded_by_value():
+    """A ``pathlib.Path`` the step reads (here, to pick a loss weight) is compared by value: an equal path
+    rebuilt between calls replays the same program, another path makes a new trace."""
+    import pathlib
+
+    def build():
+        model = _model()
+        target = pathlib.Path("runs/a.pt")
+
+        def step(x, y):
+            weight = 1.0 if target.suffix == ".pt" else 0.5
+            return _descend(model, x, y, 0.1 * weight)
+
+        def between(i):
+            nonlocal target
+            if i == 3:
+                target = pathlib.Path("runs") / "a.pt"      # equal: the same program
+            if i == 6:
+                target = pathlib.Path("runs/a.bin")         # another value: a new trace
+        return step, between, model.parameters
+    refusals, fn = _run_both(build)
+    assert not refusals and fn.traces == 2, (refusals, fn.traces)
+
 # ----- the mutation fuzz: random changes between calls, compiled and eager must agree after every call ------------
 SHIFT = None          # a global tensor the fuzzed step reads (rebound by one of the mutations)
 MUTATION_STATS = []   # (seed, mutations applied, traces, replays, refused?): conftest.py prints the figures
