@@ -214,6 +214,11 @@ CASES = {
         0, 3, dtype=lib.float64), []),
     "matmul_batched_empty_output": lambda lib: _grad(lib, lambda x: x.reshape(2, 3, 1) @ lib.ones(
         1, 0, dtype=lib.float64), [0.5] * 6),
+    "batch_norm_empty_1d": lambda lib: F(lib).batch_norm(lib.zeros(0), None, None, training=True),
+    "gru_empty_batch": lambda lib: _rnn_outputs(lib, (2, 0, 3)),
+    "gru_empty_batch_batch_first": lambda lib: _rnn_outputs(lib, (0, 2, 3), batch_first=True),
+    "view_of_split_output_changed_under_no_grad": lambda lib: _view_of_split_output(lib),
+    "minus_zero_over_tiny_grad": lambda lib: _grad(lib, lambda x: -0.0 / x, [1e-300, 2.0]),
     # cat of inputs that are all skipped (1-D empty) still records
     "cat_of_empty_requires_grad": lambda lib: _cat_empty(lib),
     # data
@@ -273,6 +278,25 @@ def _rnn_input_changed(lib, batch_first):
     out = layer(y)[0]
     y.sub_(1)
     out.sum().backward()
+
+
+def _rnn_outputs(lib, shape, batch_first=False):
+    lib.manual_seed(0)
+    layer = lib.nn.GRU(3, 2, batch_first=batch_first)
+    x = lib.zeros(shape, requires_grad=True)
+    out = layer(x)[0]
+    out.sum().backward()
+    return [out, x.grad]
+
+
+def _view_of_split_output(lib):
+    """A view of a split output inherits its refusal: changed under no_grad, it is not differentiated."""
+    x = lib.ones(2, 4, requires_grad=True)
+    first, _ = (x * 1).split(2, 1)
+    diagonal = first.diagonal()
+    with lib.no_grad():
+        diagonal.mul_(2)
+    diagonal.sum().backward()
 
 
 def _gather_0d(lib):

@@ -60,6 +60,8 @@ def make_view(base, out):
     out._is_view = True
     root = base if base._base is None else base._base
     out._base = root
+    if isinstance(base._view_creation, tuple):
+        out._view_creation = base._view_creation   # a view of a split/unbind output is refused as it is (PyTorch)
     if not grad_state.enabled:
         out._view_creation = "no_grad"
     elif root.grad_fn is not None or not root._requires_grad:

@@ -69,8 +69,10 @@ def rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     """
     T = x._array.shape[0]
     arrays = [t._array for t in (x, h0, c0, w_ih, w_hh, b_ih, b_hh) if t is not None]
-    if T == 0 or {a.dtype for a in arrays} - {x._array.dtype} or x._array.dtype not in (np.float32, np.float64):
-        # nothing to fuse, mixed dtypes, or half precision (whose ops compute in float32): step by step
+    if T == 0 or x._array.shape[1] == 0 or {a.dtype for a in arrays} - {x._array.dtype} or \
+            x._array.dtype not in (np.float32, np.float64):
+        # nothing to fuse (no step, an empty batch), mixed dtypes, or half precision (whose ops compute in
+        # float32): step by step
         return _layer_composite(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
     forward = {"LSTM": _lstm_forward, "GRU": _gru_forward}.get(mode, _rnn_forward)
     packed, backward_arrays = forward(mode, x._array, h0._array, None if c0 is None else c0._array, w_ih._array,

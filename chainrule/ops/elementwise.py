@@ -471,7 +471,8 @@ def rsqrt(x):
 
 
 def reciprocal(x):
-    return record(_outside_domain_quietly(lambda a: 1 / a, x), "ReciprocalBackward0", (x,), lambda g, out: (-g * out * out,),
+    # backward: -g·(out·out), PyTorch's order (out·out overflows to inf first: 0·inf is NaN, as there)
+    return record(_outside_domain_quietly(lambda a: 1 / a, x), "ReciprocalBackward0", (x,), lambda g, out: (-g * (out * out),),
                   save_output=True)
 
 
