@@ -303,6 +303,14 @@ def _split_output_changed_under_no_grad(lib):
     (a * 3).sum().backward()
 
 
+def _split_output_exp_under_no_grad(lib):
+    x = x_of(lib)
+    a, b = (x * 1).split(1)
+    with lib.no_grad():
+        a.exp_()
+    (a * 3).sum().backward()
+
+
 def _base_of_unbind_outputs_changed_under_no_grad(lib):
     y = x_of(lib) * 1
     first, second = y.unbind(0)
@@ -327,6 +335,7 @@ GRAPH["split_output_used_before_a_no_grad_change"] = _split_output_used_before_t
 
 REFUSED = {
     "split_output_changed_under_no_grad": _split_output_changed_under_no_grad,
+    "split_output_exp_under_no_grad": _split_output_exp_under_no_grad,
     "base_of_unbind_outputs_changed_under_no_grad": _base_of_unbind_outputs_changed_under_no_grad,
     "view_made_under_no_grad": _view_made_under_no_grad,
     "view_of_plain_made_under_no_grad": _view_of_plain_made_under_no_grad_copy,

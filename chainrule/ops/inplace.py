@@ -103,7 +103,7 @@ def apply_inplace(x, op, *args, reads_old=True, **kwargs):
     with no_grad():
         result = op(x, *args, **kwargs)
     _write(x, result._array)
-    x._vc[0] += 1
+    _bump_untracked(x)
     return x
 
 
@@ -119,7 +119,7 @@ def commit(x, result):
     """Write ``result`` (recorded, x's shape) into ``x`` and make it x's history: x's own when x is not
     a view, else its base's, rebased (and every live view of that base refreshed)."""
     _write(x, result._array)   # also refuses a result of another shape, or a cast PyTorch refuses
-    _bump_untracked(x)
+    x._vc[0] += 1
     if not dtypes.is_float_np(x._array.dtype):
         return   # an integer or bool tensor has no gradient: the cast values carry no history
     if x._base is not None and views.rebase(x, result):
