@@ -11,7 +11,7 @@ from ..autograd.grad_mode import state as grad_state
 from ._autocast import autocast_to_float32
 from ._common import (Tensor, _make, c_order, half_in_float32, keeps, normalize_dims, numpy_argument_names, record,
                       requires)
-from .elementwise import exp, masked_grad, sqrt, where
+from .elementwise import exp, masked_grad, where
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
 
