@@ -48,6 +48,11 @@ REPRS = {
     "empty_2d": lambda lib: lib.zeros(0, 3),
     "long_row": lambda lib: lib.arange(20.0),
     "summarised": lambda lib: lib.arange(2000),
+    # columns are as wide as the nonzero finite values: inf and nan neither set nor get the width
+    "causal_mask": lambda lib: lib.log(lib.tril(lib.ones(3, 3))),
+    "inf_among_decimals": lambda lib: lib.tensor([0.5, -float("inf"), 2.25]),
+    "nan_among_integers": lambda lib: lib.tensor([[1.0, float("nan")], [20.0, 3.0]]),
+    "inf_in_scientific": lambda lib: lib.tensor([1e-5, float("inf"), 3.0]),
 }
 
 
