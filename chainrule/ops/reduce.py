@@ -419,13 +419,20 @@ def _check_norm_identity(x, p, dim):
                                f"this dimension is empty and the operation does not have an identity")
 
 
-@half_in_float32
-def cumsum(x, dim, *, dtype=None):
+def _scan_operand(x, dim, dtype):
+    """The array a running sum or product walks (cast to ``dtype``; bools and integers as int64, as PyTorch
+    accumulates them) and the one dim it walks along."""
     A = x._array if dtype is None else x._array.astype(dtypes.to_dtype(dtype).np)
     d = normalize_dims(dim, A.ndim)
     d = d[0] if d else 0
     if A.dtype.kind in "biu":
         A = A.astype(np.int64)
+    return A, d
+
+
+@half_in_float32
+def cumsum(x, dim, *, dtype=None):
+    A, d = _scan_operand(x, dim, dtype)
     out = c_order(np.cumsum(A, axis=d)) if A.ndim else A.copy()
     # The gradient of a running sum is the running sum of the gradient taken from the end.
     return record(out, "CumsumBackward0", (x,), lambda g: (g.flip(d).cumsum(d).flip(d) if g.ndim else g,))
@@ -433,11 +440,7 @@ def cumsum(x, dim, *, dtype=None):
 
 @half_in_float32
 def cumprod(x, dim, *, dtype=None):
-    A = x._array if dtype is None else x._array.astype(dtypes.to_dtype(dtype).np)
-    d = normalize_dims(dim, A.ndim)
-    d = d[0] if d else 0
-    if A.dtype.kind in "biu":
-        A = A.astype(np.int64)
+    A, d = _scan_operand(x, dim, dtype)
     out = c_order(np.cumprod(A, axis=d)) if A.ndim else A.copy()
 
     def backward(g, out):
