@@ -203,25 +203,24 @@ def _no_floor_divide_derivative(g):
 
 def remainder(a, b):
     """Python's ``%``: the remainder with the sign of the divisor, a − floor(a / b)·b."""
-    a, b, A, B = operands(a, b)
-    _refuse_bools(A, B, "\"remainder_cpu\" not implemented for 'Bool'")
-    _check_integer_divisor(A, B)
-    rb = requires(b)
-    # The gradient is 1 for a and -floor(a / b) for b.
-    return record(_apply(np.remainder, a, b, A, B), "RemainderBackward0", (a, b),
-                  lambda g: (g, -g * div(a, b, rounding_mode="floor") if rb else None),
-                  saved=tensors(a, b) if rb else ())
+    return _remainder_of(a, b, np.remainder, "remainder", "floor")
 
 
 def fmod(a, b):
     """C's fmod: the remainder with the sign of the dividend, computed exactly (not a − trunc(a/b)·b,
     which loses it for large quotients and gives NaN for an infinite divisor)."""
+    return _remainder_of(a, b, np.fmod, "fmod", "trunc")
+
+
+def _remainder_of(a, b, ufunc, name, rounding_mode):
+    """a − q·b for the quotient q rounded by ``rounding_mode`` (``ufunc`` computes it exactly). The gradient
+    is 1 for a and −q for b."""
     a, b, A, B = operands(a, b)
-    _refuse_bools(A, B, "\"fmod_cpu\" not implemented for 'Bool'")
+    _refuse_bools(A, B, f"\"{name}_cpu\" not implemented for 'Bool'")
     _check_integer_divisor(A, B)
     rb = requires(b)
-    return record(_apply(np.fmod, a, b, A, B), "FmodBackward0", (a, b),
-                  lambda g: (g, -g * div(a, b, rounding_mode="trunc") if rb else None),
+    return record(_apply(ufunc, a, b, A, B), f"{name.capitalize()}Backward0", (a, b),
+                  lambda g: (g, -g * div(a, b, rounding_mode=rounding_mode) if rb else None),
                   saved=tensors(a, b) if rb else ())
 
 
