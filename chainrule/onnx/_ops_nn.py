@@ -254,14 +254,16 @@ def _group_norm(op, x, groups, weight, bias, eps):
     xv = op.value(x, dtype)
     grouped = op.node("Reshape", [xv, op.const([0, groups, -1], numpy.int64)])   # 0: keep the batch size
     out = op.node("Reshape", [_standardize(op, grouped, [2], eps, dtype), op.node("Shape", [xv])])
-    channel_shape = [-1] + [1] * (x.ndim - 2)
     if weight is not None:
-        out = op.node("Mul", [out, op.node("Reshape", [op.value(weight, dtype), op.const(channel_shape,
-                                                                                         numpy.int64)])])
+        out = op.node("Mul", [out, _per_channel(op, weight, dtype, x.ndim)])
     if bias is not None:
-        out = op.node("Add", [out, op.node("Reshape", [op.value(bias, dtype), op.const(channel_shape,
-                                                                                       numpy.int64)])])
+        out = op.node("Add", [out, _per_channel(op, bias, dtype, x.ndim)])
     return out
+
+
+def _per_channel(op, param, dtype, ndim):
+    """A (C,) parameter reshaped to (C, 1, ...), so that it broadcasts over an (N, C, ...) input."""
+    return op.node("Reshape", [op.value(param, dtype), op.const([-1] + [1] * (ndim - 2), numpy.int64)])
 
 
 @converts("F.group_norm")
