@@ -28,6 +28,7 @@ A trace that meets one of these goes on as a plain eager step (traced arrays the
 so the call that discovered the refusal is still the step's one real call.
 """
 import functools
+import gc
 import io
 import os
 from builtins import compile as builtins_compile
@@ -1035,6 +1036,11 @@ class _Program:
         _random._global.np = _RefusingRandom(real_np_gen)
         _tracer = tracer
         previous_profile = sys.getprofile()
+        # No garbage collection while the step is traced: the collector's callbacks (other libraries' code, such
+        # as hypothesis's, which reads the clock) would run inside the trace and be taken for the step's own
+        # side effects. Reference counting still frees what the step drops.
+        collecting = gc.isenabled()
+        gc.disable()
         sys.setprofile(_watch_effects)
         try:
             result = fn(*args)
@@ -1044,6 +1050,8 @@ class _Program:
             failed = None
         finally:
             sys.setprofile(previous_profile)
+            if collecting:
+                gc.enable()
             _tracer = _IDLE
             _random._gen = real_gen
             _random._global.np = real_np_gen
