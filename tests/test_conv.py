@@ -171,23 +171,24 @@ def test_stride1_grid_path_double_backward_matches_torch(kwargs):
         assert_same(a, b, what)
 
 
-def test_stride1_grid_path_gradgradcheck_and_channel_blocks(monkeypatch):
-    """gradgradcheck on the grid path, with a block size so small that the input gradient is built
-    over several channel blocks."""
+def test_stride1_grid_path_gradgradcheck_and_image_pieces(monkeypatch):
+    """gradgradcheck on the grid path, with a piece size so small that the input gradient is built
+    one image at a time."""
     rng = np.random.default_rng(3)
-    x = chainrule.tensor(rng.standard_normal((1, 8, 4, 3)), requires_grad=True)
+    x = chainrule.tensor(rng.standard_normal((3, 8, 4, 3)), requires_grad=True)
     w = chainrule.tensor(rng.standard_normal((2, 8, 3, 3)), requires_grad=True)
     fn = lambda x, w: CF.conv2d(x, w, padding=1)  # noqa: E731
     assert 8 * 9 >= CF._GRID_MIN_ROWS
     assert chainrule.autograd.gradcheck(fn, (x, w))
     assert chainrule.autograd.gradgradcheck(fn, (x, w))
-    monkeypatch.setattr(CF, "_CHUNK_BYTES", 64)
+    monkeypatch.setattr(CF, "_COLS_BYTES", 64)
+    assert len(CF._image_chunks(3, 8 * 9 * 4 * 8)) == 3
     out = fn(x, w)
     up = rng.standard_normal(tuple(out.shape))
     gx, gw = chainrule.autograd.grad(out, (x, w), chainrule.tensor(up))
     xt, wt = torch.tensor(x.detach().numpy(), requires_grad=True), torch.tensor(w.detach().numpy(), requires_grad=True)
     tx, tw = torch.autograd.grad(TF.conv2d(xt, wt, padding=1), (xt, wt), torch.tensor(up))
-    assert_same(gx, tx, "x.grad with several channel blocks")
+    assert_same(gx, tx, "x.grad built one image at a time")
     assert_same(gw, tw, "w.grad")
 
 

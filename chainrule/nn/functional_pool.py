@@ -185,31 +185,29 @@ class _Offsets:
         return [blocks[k] for k in range(blocks.shape[0])]
 
     def merge(self, part, dtype):
-        """The inverse of ``split`` for a gradient: ``part(k)`` (the K arrays of window shape) put into a zero
-        input, adding where windows overlap."""
+        """The inverse of ``split`` for a gradient: ``part(k, out)`` writes the k-th array of window shape into
+        ``out``; the K of them are put into a zero input, adding where windows overlap."""
         if not self.tiled:
             result = np.zeros(self.shape, dtype)
             for k, index in enumerate(self.slices):
                 target = result[index]
-                target += part(k)
+                target += part(k, None)
             return result
-        split, order = self._blocked()
-        blocks = np.empty(tuple(self.kernel) + self.shape[:2] + self.out, dtype)
-        flat = blocks.reshape((math.prod(self.kernel),) + self.shape[:2] + self.out)
-        for k in range(len(flat)):
-            flat[k] = part(k)
-        back = blocks.transpose(tuple(int(i) for i in np.argsort(order)))
-        if all(o * k == n for o, k, n in zip(self.out, self.kernel, self.shape[2:])):
-            return np.ascontiguousarray(back).reshape(self.shape)
-        result = np.zeros(self.shape, dtype)   # rows and columns past the last window get no gradient
-        result[self.crop] = back.reshape(result[self.crop].shape)
+        # Tiled windows cover the input once: each offset's array is written straight to its strided place in
+        # the (N, C, o1, k1, o2, k2, ...) view of the result (one pass each), with no transposing copy after.
+        split, _ = self._blocked()
+        exact = all(o * k == n for o, k, n in zip(self.out, self.kernel, self.shape[2:]))
+        result = np.empty(self.shape, dtype) if exact else np.zeros(self.shape, dtype)
+        blocked = np.reshape(result if exact else result[self.crop], split, copy=False)   # a view: refuses to copy
+        for k, offset in enumerate(itertools.product(*(range(n) for n in self.kernel))):
+            part(k, blocked[(slice(None), slice(None)) + tuple(x for i in offset for x in (slice(None), i))])
         return result
 
 
 def _pool_scatter(g, which, offsets):
     """The gradient of max pooling: each window's gradient put at its winning offset of a zero input."""
     G = g._array
-    return record(offsets.merge(lambda k: G * (which == k), G.dtype), "MaxPool2DWithIndicesBackwardBackward0", (g,),
+    return record(offsets.merge(lambda k, out: np.multiply(G, which == k, out=out), G.dtype), "MaxPool2DWithIndicesBackwardBackward0", (g,),
                   lambda h: (_pool_gather(h, which, offsets),))
 
 
