@@ -22,7 +22,7 @@ from ..ops._common import _promote_arrays, broadcast_error
 from ..ops.activation import log_softmax, logsigmoid
 from ..ops.elementwise import where
 from ..tensor import Tensor, _make
-from ..compiler import raise_if
+from ..compiler import is_compiling, raise_if
 
 
 # ----- reductions ---------------------------------------------------------------------------------
@@ -394,34 +394,52 @@ def _cross_entropy_batch(input, X, T, ignore_index):
     """The common case on its own: logits (N, C), class indices, no weights or smoothing, mean.
 
     Why a second path: the general one handles every option through NumPy's generic
-    take/put_along_axis helpers, whose Python overhead is most of the cost at classifier sizes.
-    d loss / d input = (softmax(input) - onehot(target)) · valid / count, count the targets not ignored
-    (all of them ignored: the loss is 0/0 = nan, the gradient 0, as in PyTorch). No branch reads the
-    values, so a captured step takes this path too.
+    take/put_along_axis helpers, whose Python overhead is most of the cost at classifier sizes (a learner's
+    step spends more time here than in its matmuls). d loss / d input = (softmax(input) - onehot(target)) ·
+    valid / count, count the targets not ignored (all of them ignored: the loss is 0/0 = nan, the gradient 0,
+    as in PyTorch). When no target is ignored (the usual case) the mask passes are skipped; a captured step
+    never asks, since no branch may read the values while it is traced.
     """
     N, C = X.shape
     rows = np.arange(N)
-    valid = T != ignore_index
-    _check_targets(valid, T, C)
-    safe = np.where(valid, T, 0)
+    # The usual case in one compare: every target a class index (a negative one reads as a huge unsigned
+    # number) and none of them ignore_index.
+    every = (not is_compiling() and not (T.view(np.uint64) >= C).any()
+             and not (0 <= ignore_index < C and (T == ignore_index).any()))
+    if every:
+        safe = T
+    else:
+        valid = T != ignore_index
+        _check_targets(valid, T, C)
+        safe = np.where(valid, T, 0)
     shifted = X - X.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
-    mask = valid.astype(X.dtype)
-    count = valid.sum()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # As .mean() would: a float32 sum, divided by the count in double precision.
-        out = np.asarray(-((shifted[rows, safe] - np.log(total[:, 0])) * mask).sum() / count, dtype=X.dtype)
+    losses = np.log(total[:, 0]) - shifted[rows, safe]
+    if every:
+        count = N
+        out = np.asarray(losses.sum() / np.float64(N), dtype=X.dtype)
+    else:
+        mask = valid.astype(X.dtype)
+        count = valid.sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # As .mean() would: a float32 sum, divided by the count in double precision.
+            out = np.asarray((losses * mask).sum() / count, dtype=X.dtype)
     p = e / total
-    onehot = np.zeros(X.shape, X.dtype)
-    onehot[rows, safe] = 1
-    count_t = _make(np.maximum(count, 1).astype(X.dtype))     # 1 when all are ignored: the gradient is 0
-    mask_t = _make(mask[:, None])
+    scale_by = X.dtype.type(N) if every else np.maximum(count, 1).astype(X.dtype)   # 1 when all are ignored: the gradient is 0
 
     def backward(g):
-        # Under create_graph p is recomputed from input (so it carries history); otherwise the forward's p serves.
-        probs = input.softmax(1) if grad_mode.enabled else _make(p)
-        return ((g / count_t) * (probs - _make(onehot)) * mask_t,)
+        if grad_mode.enabled:   # create_graph: p recomputed from input (so it carries history), in Tensor ops
+            onehot = np.zeros(X.shape, X.dtype)
+            onehot[rows, safe] = 1
+            d = (g / _make(scale_by)) * (input.softmax(1) - _make(onehot))
+            return (d if every else d * _make(mask[:, None]),)
+        d = p.copy()
+        d[rows, safe] -= 1
+        d *= g._array / scale_by
+        if not every:
+            d *= mask[:, None]
+        return (_make(d),)
     return record(out, "NllLossBackward0", (input,), backward, saved=(input,))
 
 
