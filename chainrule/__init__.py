@@ -46,11 +46,16 @@ def is_floating_point(x):
 
 
 def get_num_threads():
-    return 1
+    """The threads chainrule splits its large exp/tanh/log passes over (``OMP_NUM_THREADS`` or the usable cores)."""
+    from .ops import _parallel
+    return _parallel.get_threads()
 
 
 def set_num_threads(n):
-    """Accepted for PyTorch scripts; NumPy's BLAS decides its own threads."""
+    """How many threads chainrule's large exp/tanh/log passes are split over, as ``torch.set_num_threads``
+    sets PyTorch's intra-op pool (1: none). NumPy's BLAS keeps its own threads."""
+    from .ops import _parallel
+    _parallel.set_threads(n)
 
 
 _MATMUL_PRECISIONS = ("highest", "high", "medium")

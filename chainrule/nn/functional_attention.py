@@ -19,6 +19,7 @@ from .. import dtypes
 from ..autograd import grad_mode
 from ..autograd.engine import record
 from ..autograd.replay import replay_backward
+from ..ops import _parallel as parallel
 from ..ops._autocast import autocast_to_lower_precision
 from ..compiler import is_compiling
 from ..ops._common import broadcast_error
@@ -165,7 +166,7 @@ def _attention(query, key, value, attn_mask, is_causal, factor):
     top = scores.max(axis=-1, keepdims=True, initial=-np.inf)   # (no keys at all: a row of nothing)
     np.fmax(top, np.finfo(Q.dtype).min, out=top)   # (a NaN row stays NaN: its scores are NaN)
     scores -= top
-    probs = np.exp(scores, out=scores)
+    probs = parallel.unary(np.exp, scores, scores)
     total = probs.sum(axis=-1, keepdims=True)
     np.fmax(total, np.finfo(Q.dtype).tiny, out=total)
     probs /= total

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from .. import dtypes
+from ..ops import _parallel as parallel
 from ..ops._autocast import autocast_to_float32
 from ..autograd import grad_mode
 from ..autograd.engine import record
@@ -358,7 +359,7 @@ def _cross_entropy_indices(input, target, weight, ignore_index, reduction, eps):
     # targets (and, with smoothing, summed over classes), so they are never formed in full.
     m = X.max(axis=cd, keepdims=True) if X.size else 0
     shifted = X - m
-    e = np.exp(shifted)
+    e = parallel.unary(np.exp, shifted)
     total = e.sum(axis=cd, keepdims=True)
     log_total = np.log(total)
     p = e / total
@@ -413,7 +414,7 @@ def _cross_entropy_batch(input, X, T, ignore_index):
         _check_targets(valid, T, C)
         safe = np.where(valid, T, 0)
     shifted = X - X.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
+    e = parallel.unary(np.exp, shifted)
     total = e.sum(axis=1, keepdims=True)
     losses = np.log(total[:, 0]) - shifted[rows, safe]
     if every:

@@ -10,6 +10,7 @@ from .._backend import xp as np
 from .. import dtypes
 from ..autograd import grad_mode
 from ..tensor import _check_dim
+from . import _parallel as parallel
 from ._common import _make, c_order, float_array, floating_only, half_in_float32, keeps, record
 from .elementwise import erf, exp, expm1, masked_grad, sigmoid, tanh, where
 from .erf_approx import erf_array
@@ -44,7 +45,7 @@ def softmax(x, dim=None, dtype=None):
         out = A.copy()
     else:
         out = c_order(A - A.max(axis=dim, keepdims=True))   # contiguous, as PyTorch's result
-        np.exp(out, out=out)
+        parallel.unary(np.exp, out, out)
         out /= out.sum(axis=dim, keepdims=True)
     scalar = x.ndim == 0
 
@@ -70,7 +71,7 @@ def log_softmax(x, dim=None, dtype=None):
         out = A.copy()
     else:
         out = c_order(A - A.max(axis=dim, keepdims=True))   # contiguous, as PyTorch's result
-        total = np.exp(out).sum(axis=dim, keepdims=True)
+        total = parallel.unary(np.exp, out).sum(axis=dim, keepdims=True)
         out -= np.log(total)
     scalar = x.ndim == 0
 
@@ -78,7 +79,7 @@ def log_softmax(x, dim=None, dtype=None):
         if grad_mode.enabled or scalar:
             return (g - exp(y) * g.sum(dim, keepdim=True),)
         G = g._array
-        d = np.exp(y._array)
+        d = parallel.unary(np.exp, y._array)
         d *= G.sum(axis=dim, keepdims=True)
         np.subtract(G, d, out=d)
         return (_make(d),)
@@ -149,7 +150,7 @@ def gelu_backward(g, x, approximate="none", cdf=None):
     else:
         slope = X * X
         slope *= -0.5
-        np.exp(slope, out=slope)
+        parallel.unary(np.exp, slope, slope)
         slope *= X * _INV_SQRT_2PI
         slope += cdf if cdf is not None else 0.5 * (1 + erf_array(X * _SQRT_HALF))
     slope *= G
@@ -163,7 +164,7 @@ def _tanh_cdf(X):
     tiny (1 + tanh(u) itself would cancel away to rounding error for very negative x)."""
     e = (X + _TANH_C * X * X * X) * (-2 * _TANH_K)
     with np.errstate(over="ignore"):   # e^(-2u) = inf gives 1/(1 + inf) = 0, which is right
-        np.exp(e, out=e)
+        parallel.unary(np.exp, e, e)
     e += 1
     return np.reciprocal(e, out=e)
 

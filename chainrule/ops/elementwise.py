@@ -12,6 +12,7 @@ from .._backend import xp as np
 from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
 from ..compiler import is_compiling, raise_if
+from . import _parallel as parallel
 from ._common import (Tensor, _make, broadcast_error, float_array, half_in_float32, keep_bfloat16, no_bool, operands,
                       record, requires, tensors, to_tensor)
 from .erf_approx import erf_array
@@ -418,7 +419,7 @@ def clamp_max(x, max):
 
 # ----- unary functions ---------------------------------------------------------------------------
 def exp(x):
-    return record(np.exp(float_array(x)), "ExpBackward0", (x,), lambda g, out: (g * out,),
+    return record(parallel.unary(np.exp, float_array(x)), "ExpBackward0", (x,), lambda g, out: (g * out,),
                   save_output=True)
 
 
@@ -510,7 +511,7 @@ def tan(x):
 
 
 def tanh(x):
-    return record(np.tanh(float_array(x)), "TanhBackward0", (x,),
+    return record(parallel.unary(np.tanh, float_array(x)), "TanhBackward0", (x,),
                   lambda g, out: (tanh_backward(g, out),), save_output=True)
 
 

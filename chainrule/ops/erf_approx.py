@@ -19,6 +19,8 @@ import math
 
 from .._backend import xp as np
 
+from . import _parallel as parallel
+
 # P(t), t = x², lowest degree first.
 _P = (1.1283792656940366, 0.10276917353465365, -0.00019171801936566663, -0.0006201159324715471,
       8.781498272731128e-05, -5.7024367109970164e-06, 1.4394974115483627e-07)
@@ -42,7 +44,7 @@ def _erf_float32(a):
             p *= t
         p += _P[0]
         p *= a
-    return np.tanh(p, out=p) if type(p) is np.ndarray else np.asarray(np.tanh(p))   # (0-d: NumPy gave a scalar)
+    return parallel.unary(np.tanh, p, p) if type(p) is np.ndarray else np.asarray(np.tanh(p))   # (0-d: NumPy gave a scalar)
 
 
 def _erf_exact(a):
