@@ -159,25 +159,35 @@ def _lstm_forward(mode, X, h0, c0, W_ih, W_hh, b_ih, b_hh, reverse):
     packed = np.empty((T + 1, N, H), X.dtype)                        # outputs, then c_n
     cells = np.empty((T, N, H), X.dtype)
     tanh_c = np.empty((T, N, H), X.dtype)
+    # The activated gates: g, and the sigmoid gates gate-major, (i, f, o) each an (N, H) block, so that the
+    # sigmoid's passes and the products after it run on contiguous memory (on the (N, 3H) columns of the
+    # pre-activations every pass was strided: the loop took 1.16x as long).
+    g = np.empty((T, N, H), X.dtype)
+    ifo = np.empty((T, 3, N, H), X.dtype)
     WhT = np.ascontiguousarray(Wh.T)      # (a row-major operand: OpenBLAS runs these small products faster)
     h, c = h0, c0
     for t in _order(T, reverse):
-        a = acts[t]
-        a += h @ WhT
-        np.tanh(a[:, :H], out=a[:, :H])
-        _sigmoid_(a[:, H:])
-        g, i, f, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        z = h @ WhT
+        z += acts[t]
+        np.tanh(z[:, :H], out=g[t])
+        s = ifo[t]
+        np.negative(z[:, H:].reshape(N, 3, H).transpose(1, 0, 2), out=s)   # σ(z) = 1/(1 + e^(-z))
+        with np.errstate(over="ignore"):   # e^(-z) = inf gives 0, which is right
+            np.exp(s, out=s)
+        s += 1
+        np.reciprocal(s, out=s)
         c_new = cells[t]
-        np.multiply(f, c, out=c_new)
-        c_new += i * g
+        np.multiply(s[1], c, out=c_new)
+        c_new += s[0] * g[t]
         np.tanh(c_new, out=tanh_c[t])
-        h = np.multiply(o, tanh_c[t], out=packed[t])
+        h = np.multiply(s[2], tanh_c[t], out=packed[t])
         c = c_new
     packed[T] = c
+    del acts
 
     def backward(G, need):
         need_x, need_h, need_c, need_wi, need_wh, need_bi, need_bh = need
-        g, i, f, o = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:3 * H], acts[..., 3 * H:]
+        i, f, o = ifo[:, 0], ifo[:, 1], ifo[:, 2]
         c_prev = _previous(cells, c0, reverse)
         # Per-step factors, computed for all steps at once: with dc the cell state's total gradient,
         # d(g, i, f) = dc · (i(1 - g²), g·i(1 - i), c_prev·f(1 - f)) and do = dh · tanh(c)·o(1 - o).
