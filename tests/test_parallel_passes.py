@@ -99,3 +99,23 @@ def test_a_forked_worker_starts_its_own_threads(two_threads):
     assert _parallel._pool is not None
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.map(_big_exp_sum, [0], chunksize=1) == [float(1 << 19)]
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_rows_split_between_threads_give_the_bits_of_one_thread(name):
+    x = np.random.default_rng(5).standard_normal((3, 301, 1000)).astype(np.float32)
+    g = np.random.default_rng(6).standard_normal(x.shape).astype(np.float32)
+    results = []
+    before = chainrule.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            chainrule.set_num_threads(threads)
+            xc = chainrule.tensor(x, requires_grad=True)
+            y = getattr(chainrule.nn.functional, name)(xc, -1)
+            y.backward(chainrule.tensor(g))
+            results.append((y.detach().numpy(), xc.grad.numpy()))
+    finally:
+        chainrule.set_num_threads(before)
+    for y, gx in results[1:]:
+        np.testing.assert_array_equal(y, results[0][0])
+        np.testing.assert_array_equal(gx, results[0][1])

@@ -314,9 +314,17 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     X = input._array
     picked = np.take_along_axis(X, tg.index, axis=tg.cd).squeeze(tg.cd)
     out, denom = _finish(-picked * tg.w_t, tg, reduction)
-    coef = _make(tg.at_targets(np.zeros(X.shape, X.dtype), -tg.w_t))   # d loss_n / d input[n, :]
-    return record(out, "NllLossBackward0", (input,),
-                  lambda g: (_reduced_grad(g, tg, reduction, denom) * coef,))
+    shape, dtype = X.shape, X.dtype
+
+    def backward(g):
+        # The gradient is zero but at the targets: built in the backward (nothing of the input's size is kept
+        # from the forward), and with a scalar upstream gradient as the zeros with -weight·g put at the targets,
+        # not a full-size product (PyTorch's kernel fills it the same way).
+        scale = _reduced_grad(g, tg, reduction, denom)
+        if reduction != "none" and not grad_mode.enabled:
+            return (_make(tg.at_targets(np.zeros(shape, dtype), (-tg.w_t * scale._array).astype(dtype))),)
+        return (scale * _make(tg.at_targets(np.zeros(shape, dtype), -tg.w_t)),)   # d loss_n / d input[n, :]
+    return record(out, "NllLossBackward0", (input,), backward)
 
 
 @autocast_to_float32

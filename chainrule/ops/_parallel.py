@@ -94,3 +94,20 @@ def unary(ufunc, x, out=None):
     for job in pending:
         job.result()
     return out
+
+
+def over_rows(body, rows, elements):
+    """``body(lo, hi)`` over row ranges that cover ``[0, rows)``, split between the threads when the work
+    (``elements`` in all) is large: for a row-wise op (softmax over the last dim) every thread runs the whole
+    op, all its passes, on its own rows, as PyTorch's kernels do. The ranges are disjoint, so the result is the
+    same as one ``body(0, rows)``."""
+    n = min(_threads, rows)
+    if n <= 1 or is_compiling() or elements < _MIN_ELEMENTS:
+        body(0, rows)
+        return
+    bounds = [rows * i // n for i in range(n + 1)]
+    pool = _workers()
+    pending = [pool.submit(contextvars.copy_context().run, body, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    body(0, bounds[1])
+    for job in pending:
+        job.result()

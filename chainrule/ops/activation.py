@@ -34,6 +34,50 @@ def _prepare(x, dim, dtype, name):
     return x, (A.reshape(1) if A.ndim == 0 else A), dim
 
 
+def _along(kernel, inputs, out, dim):
+    """``kernel(*inputs, out, axis)``, a softmax-like op along ``dim`` written as NumPy passes into ``out``.
+
+    Over the last dim of C-contiguous arrays (the usual case: classes, vocabulary, attention keys) the rows are
+    split between the threads and each thread runs every pass on its own rows, as PyTorch's kernels do; the
+    rows are independent, so the result is the same as one call. Otherwise one call along ``dim``.
+    """
+    C = out.shape[dim]
+    if out.size == 0:
+        return out
+    if dim == out.ndim - 1 and all(a.flags.c_contiguous for a in inputs):
+        rows_in = [a.reshape(-1, C) for a in inputs]
+        rows_out = out.reshape(-1, C)
+        parallel.over_rows(lambda lo, hi: kernel(*(a[lo:hi] for a in rows_in), rows_out[lo:hi], 1),
+                           rows_out.shape[0], out.size)
+    else:
+        kernel(*inputs, out, dim)
+    return out
+
+
+def _softmax_kernel(A, out, axis):
+    np.subtract(A, A.max(axis=axis, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=axis, keepdims=True)
+
+
+def _softmax_backward_kernel(G, Y, out, axis):     # y·(g - Σ g·y)
+    np.multiply(G, Y, out=out)
+    np.subtract(G, out.sum(axis=axis, keepdims=True), out=out)
+    out *= Y
+
+
+def _log_softmax_kernel(A, out, axis):
+    np.subtract(A, A.max(axis=axis, keepdims=True), out=out)
+    total = np.exp(out).sum(axis=axis, keepdims=True)
+    out -= np.log(total)     # (x - max) - log Σ: this order, as PyTorch's kernel (max + log Σ first loses digits)
+
+
+def _log_softmax_backward_kernel(G, Y, out, axis):   # g - exp(y)·Σ g
+    np.exp(Y, out=out)
+    out *= G.sum(axis=axis, keepdims=True)
+    np.subtract(G, out, out=out)
+
+
 @half_in_float32
 def softmax(x, dim=None, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim``, with the max subtracted first so nothing overflows.
@@ -41,22 +85,15 @@ def softmax(x, dim=None, dtype=None):
     Backward ``y·(g - Σ g·y)``, on the arrays (in Tensor ops under create_graph).
     """
     x, A, dim = _prepare(x, dim, dtype, "softmax")
-    if A.size == 0:
-        out = A.copy()
-    else:
-        out = c_order(A - A.max(axis=dim, keepdims=True))   # contiguous, as PyTorch's result
-        parallel.unary(np.exp, out, out)
-        out /= out.sum(axis=dim, keepdims=True)
+    # contiguous, as PyTorch's result
+    out = A.copy() if A.size == 0 else _along(_softmax_kernel, (A,), np.empty(A.shape, A.dtype), dim)
     scalar = x.ndim == 0
 
     def backward(g, y):
         if grad_mode.enabled or scalar:
             return (y * (g - (g * y).sum(dim, keepdim=True)),)
-        Y = y._array
-        d = g._array * Y
-        np.subtract(g._array, d.sum(axis=dim, keepdims=True), out=d)
-        d *= Y
-        return (_make(d),)
+        G, Y = g._array, y._array
+        return (_make(_along(_softmax_backward_kernel, (G, Y), np.empty(Y.shape, np.result_type(G, Y)), dim)),)
     return record(out.reshape(x._array.shape), "SoftmaxBackward0", (x,), backward, save_output=True)
 
 
@@ -67,22 +104,15 @@ def log_softmax(x, dim=None, dtype=None):
     Backward ``g - exp(y)·Σ g``, on the arrays (in Tensor ops under create_graph).
     """
     x, A, dim = _prepare(x, dim, dtype, "log_softmax")
-    if A.size == 0:
-        out = A.copy()
-    else:
-        out = c_order(A - A.max(axis=dim, keepdims=True))   # contiguous, as PyTorch's result
-        total = parallel.unary(np.exp, out).sum(axis=dim, keepdims=True)
-        out -= np.log(total)
+    # contiguous, as PyTorch's result
+    out = A.copy() if A.size == 0 else _along(_log_softmax_kernel, (A,), np.empty(A.shape, A.dtype), dim)
     scalar = x.ndim == 0
 
     def backward(g, y):
         if grad_mode.enabled or scalar:
             return (g - exp(y) * g.sum(dim, keepdim=True),)
-        G = g._array
-        d = parallel.unary(np.exp, y._array)
-        d *= G.sum(axis=dim, keepdims=True)
-        np.subtract(G, d, out=d)
-        return (_make(d),)
+        G, Y = g._array, y._array
+        return (_make(_along(_log_softmax_backward_kernel, (G, Y), np.empty(Y.shape, np.result_type(G, Y)), dim)),)
     return record(out.reshape(x._array.shape), "LogSoftmaxBackward0", (x,), backward, save_output=True)
 
 
