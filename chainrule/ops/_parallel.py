@@ -78,7 +78,7 @@ def unary(ufunc, x, out=None):
 
     Returns the result as ``ufunc`` would (``out`` when given)."""
     n = _threads
-    if (n == 1 or is_compiling() or x.size < _MIN_ELEMENTS or x.dtype.kind != "f" or not x.flags.c_contiguous
+    if (x.size < _MIN_ELEMENTS or n == 1 or is_compiling() or x.dtype.kind != "f" or not x.flags.c_contiguous
             or (out is not None and (not out.flags.c_contiguous or out.shape != x.shape))):
         return ufunc(x, out=out)
     if out is None:
@@ -102,7 +102,7 @@ def over_rows(body, rows, elements):
     op, all its passes, on its own rows, as PyTorch's kernels do. The ranges are disjoint, so the result is the
     same as one ``body(0, rows)``."""
     n = min(_threads, rows)
-    if n <= 1 or is_compiling() or elements < _MIN_ELEMENTS:
+    if elements < _MIN_ELEMENTS or n <= 1 or is_compiling():
         body(0, rows)
         return
     bounds = [rows * i // n for i in range(n + 1)]
