@@ -77,37 +77,44 @@ def unary(ufunc, x, out=None):
     """``ufunc(x, out=out)``, for a large C-contiguous ``x`` (and ``out``) in pieces on the worker threads.
 
     Returns the result as ``ufunc`` would (``out`` when given)."""
-    n = _threads
-    if (x.size < _MIN_ELEMENTS or n == 1 or is_compiling() or x.dtype.kind != "f" or not x.flags.c_contiguous
+    if (x.size < _MIN_ELEMENTS or _threads == 1 or is_compiling() or x.dtype.kind != "f" or not x.flags.c_contiguous
             or (out is not None and (not out.flags.c_contiguous or out.shape != x.shape))):
         return ufunc(x, out=out)
     if out is None:
         out = np.empty(x.shape, x.dtype)    # (exp, tanh, log of a float array keep its dtype)
     flat_x, flat_out = x.reshape(-1), out.reshape(-1)
-    bounds = [flat_x.size * i // n for i in range(n + 1)]
-    pool = _workers()
-    # Each piece runs in a copy of the caller's context: NumPy keeps np.errstate there (an exp that overflows
-    # on purpose must stay quiet on every thread).
-    pending = [pool.submit(contextvars.copy_context().run, ufunc, flat_x[lo:hi], out=flat_out[lo:hi])
-               for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    ufunc(flat_x[:bounds[1]], out=flat_out[:bounds[1]])
-    for job in pending:
-        job.result()
+    over_rows(lambda lo, hi: ufunc(flat_x[lo:hi], out=flat_out[lo:hi]), flat_x.size, flat_x.size)
     return out
+
+
+# Set on a thread while it runs its piece of a split op: an op inside that piece (GELU's erf calls tanh) runs
+# whole on that thread, never split again (and never waits on a pool whose workers are all busy).
+_inside = threading.local()
 
 
 def over_rows(body, rows, elements):
     """``body(lo, hi)`` over row ranges that cover ``[0, rows)``, split between the threads when the work
-    (``elements`` in all) is large: for a row-wise op (softmax over the last dim) every thread runs the whole
-    op, all its passes, on its own rows, as PyTorch's kernels do. The ranges are disjoint, so the result is the
-    same as one ``body(0, rows)``."""
+    (``elements`` in all) is large: for a row-wise op (softmax over the last dim) or a chain of elementwise
+    passes (GELU), every thread runs all the passes on its own rows, as PyTorch's kernels do. The ranges are
+    disjoint, so the result is the same as one ``body(0, rows)``."""
     n = min(_threads, rows)
-    if elements < _MIN_ELEMENTS or n <= 1 or is_compiling():
+    if elements < _MIN_ELEMENTS or n <= 1 or is_compiling() or getattr(_inside, "piece", False):
         body(0, rows)
         return
     bounds = [rows * i // n for i in range(n + 1)]
     pool = _workers()
-    pending = [pool.submit(contextvars.copy_context().run, body, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    body(0, bounds[1])
+    # Each piece runs in a copy of the caller's context: NumPy keeps np.errstate there (an exp that overflows
+    # on purpose must stay quiet on every thread).
+    pending = [pool.submit(contextvars.copy_context().run, _piece, body, lo, hi)
+               for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    _piece(body, 0, bounds[1])
     for job in pending:
         job.result()
+
+
+def _piece(body, lo, hi):
+    _inside.piece = True
+    try:
+        body(lo, hi)
+    finally:
+        _inside.piece = False

@@ -152,12 +152,20 @@ def gelu(x, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
     X = float_array(x).reshape(-1)   # 1-D: NumPy's in-place ops need arrays (a 0-d result is a scalar)
-    cdf = _tanh_cdf(X) if approximate == "tanh" else erf_array(X * _SQRT_HALF)
-    if approximate != "tanh":
-        cdf += 1
-        cdf *= 0.5
-    out = (X * cdf).reshape(x._array.shape)
-    return record(out, "GeluBackward0", (x,), lambda g: (gelu_backward(g, x, approximate, cdf),), saved=(x,))
+    cdf, out = np.empty(X.shape, X.dtype), np.empty(X.shape, X.dtype)
+
+    def pieces(lo, hi):   # all ~18 passes on each thread's piece (one pass at a time would hand off each)
+        Xp, c, o = X[lo:hi], cdf[lo:hi], out[lo:hi]
+        if approximate == "tanh":
+            _tanh_cdf(Xp, c)
+        else:
+            erf_array(Xp * _SQRT_HALF, c)
+            c += 1
+            c *= 0.5
+        np.multiply(Xp, c, out=o)
+    parallel.over_rows(pieces, X.size, X.size)
+    return record(out.reshape(x._array.shape), "GeluBackward0", (x,),
+                  lambda g: (gelu_backward(g, x, approximate, cdf),), saved=(x,))
 
 
 def gelu_backward(g, x, approximate="none", cdf=None):
@@ -169,30 +177,36 @@ def gelu_backward(g, x, approximate="none", cdf=None):
     ``cdf`` is the forward's Φ(x) (or (1 + t)/2), reused instead of computed again.
     """
     X, G = x._array.reshape(-1), g._array.reshape(-1)
-    if approximate == "tanh":
-        if cdf is None:
-            cdf = _tanh_cdf(X)
-        slope = 1 - cdf                                     # (1 - t²)/4 = cdf·(1 - cdf)
-        slope *= cdf
-        slope *= (1 + 3 * _TANH_C * X * X) * X              # · u'/k · x
-        slope *= 2 * _TANH_K
-        slope += cdf
-    else:
-        slope = X * X
-        slope *= -0.5
-        parallel.unary(np.exp, slope, slope)
-        slope *= X * _INV_SQRT_2PI
-        slope += cdf if cdf is not None else 0.5 * (1 + erf_array(X * _SQRT_HALF))
-    slope *= G
+    slope = np.empty(X.shape, np.result_type(X, G))
+
+    def pieces(lo, hi):
+        Xp, s, Gp = X[lo:hi], slope[lo:hi], G[lo:hi]
+        c = cdf[lo:hi] if cdf is not None else None
+        if approximate == "tanh":
+            if c is None:
+                c = _tanh_cdf(Xp)
+            np.subtract(1, c, out=s)                        # (1 - t²)/4 = cdf·(1 - cdf)
+            s *= c
+            s *= (1 + 3 * _TANH_C * Xp * Xp) * Xp           # · u'/k · x
+            s *= 2 * _TANH_K
+            s += c
+        else:
+            np.multiply(Xp, Xp, out=s)
+            s *= -0.5
+            np.exp(s, out=s)
+            s *= Xp * _INV_SQRT_2PI
+            s += c if c is not None else 0.5 * (1 + erf_array(Xp * _SQRT_HALF))
+        s *= Gp
+    parallel.over_rows(pieces, X.size, X.size)
     return record(slope.reshape(g._array.shape), "GeluBackwardBackward0", (g, x),
                   lambda gg: (gg * _gelu_slope(x, approximate), gg * g * _gelu_curvature(x, approximate)),
                   saved=(g, x))
 
 
-def _tanh_cdf(X):
+def _tanh_cdf(X, out=None):
     """(1 + tanh(u))/2, u = k(x + c·x³), computed as 1/(1 + e^(-2u)): accurate to the last bit also where it is
-    tiny (1 + tanh(u) itself would cancel away to rounding error for very negative x)."""
-    e = (X + _TANH_C * X * X * X) * (-2 * _TANH_K)
+    tiny (1 + tanh(u) itself would cancel away to rounding error for very negative x). Into ``out`` if given."""
+    e = np.multiply(X + _TANH_C * X * X * X, -2 * _TANH_K, out=out)
     with np.errstate(over="ignore"):   # e^(-2u) = inf gives 1/(1 + inf) = 0, which is right
         parallel.unary(np.exp, e, e)
     e += 1

@@ -26,25 +26,27 @@ _P = (1.1283792656940366, 0.10276917353465365, -0.00019171801936566663, -0.00062
       8.781498272731128e-05, -5.7024367109970164e-06, 1.4394974115483627e-07)
 
 
-def erf_array(a):
-    """erf of a floating array, in its dtype (float16/bfloat16 go through float32)."""
-    if a.dtype == np.float64:
-        return _erf_exact(a)
+def erf_array(a, out=None):
+    """erf of a floating array, in its dtype (float16/bfloat16 go through float32); into ``out`` if given."""
     if a.dtype == np.float32:
-        return _erf_float32(a)
-    return _erf_float32(a.astype(np.float32)).astype(a.dtype)
+        return _erf_float32(a, out)
+    result = _erf_exact(a) if a.dtype == np.float64 else _erf_float32(a.astype(np.float32)).astype(a.dtype)
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
-def _erf_float32(a):
+def _erf_float32(a, out=None):
     with np.errstate(over="ignore"):    # |x| > 1.8e19: x² = inf, and tanh(±inf) = ±1 is right
         t = a * a
-        p = t * _P[6]
+        p = np.multiply(t, _P[6], out=out)
         for c in _P[5:0:-1]:
             p += c
             p *= t
         p += _P[0]
         p *= a
-    return parallel.unary(np.tanh, p, p) if type(p) is np.ndarray else np.asarray(np.tanh(p))   # (0-d: NumPy gave a scalar)
+    return parallel.unary(np.tanh, p, p) if isinstance(p, np.ndarray) else np.asarray(np.tanh(p))   # (0-d: NumPy gave a scalar)
 
 
 def _erf_exact(a):
