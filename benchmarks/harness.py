@@ -391,6 +391,7 @@ def _library_info(library: Library) -> dict:
         info["threads"] = lib.get_num_threads()
     elif library.impl in CHAINRULE_IMPLS and lib is not None:
         info["version"] = getattr(lib, "__version__", "importable (no __version__)")
+        info["threads"] = lib.get_num_threads()
     return info
 
 
@@ -535,6 +536,9 @@ def machine_info(workers: dict[str, Worker]) -> dict:
     chainrule = workers.get("chainrule")
     if chainrule is not None:
         info["chainrule"] = chainrule.unavailable or chainrule.info.get("version")
+        if not chainrule.unavailable:
+            info["chainrule.get_num_threads()"] = (f"{chainrule.info.get('threads')} (its default: OMP_NUM_THREADS "
+                                                   f"or the usable cores)")
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                 "MKL_NUM_THREADS"):
         info[var] = os.environ.get(var, "unset")
