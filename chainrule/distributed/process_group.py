@@ -369,7 +369,8 @@ def _end_job_on_uncaught_errors():
 def _one_blas_thread_if_crowded(comm, MPI):
     """Ranks sharing a machine each get one BLAS thread (several threads per rank oversubscribe the cores and
     halve the speed), unless the user chose a thread count. ``chainrule run -n N`` sets the variables before
-    NumPy loads; here threadpoolctl does it for ranks that ``mpiexec`` started directly."""
+    NumPy loads; here threadpoolctl does it for ranks that ``mpiexec`` started directly (and chainrule's own
+    split passes stay on one thread too)."""
     if launch_env.blas_threads_chosen():
         return None
     local = comm.Split_type(MPI.COMM_TYPE_SHARED)
@@ -377,6 +378,8 @@ def _one_blas_thread_if_crowded(comm, MPI):
     local.Free()
     if not crowded:
         return None
+    import chainrule
+    chainrule.set_num_threads(1)
     try:
         import threadpoolctl
     except ImportError:
