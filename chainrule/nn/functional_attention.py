@@ -22,7 +22,7 @@ from ..autograd.replay import replay_backward
 from ..ops import _parallel as parallel
 from ..ops._autocast import autocast_to_lower_precision
 from ..compiler import is_compiling
-from ..ops._common import broadcast_error
+from ..ops._common import broadcast_error, last_axis_sums
 from ..ops.activation import softmax
 from ..ops.elementwise import where
 from ..ops.shape import cat
@@ -167,7 +167,7 @@ def _attention(query, key, value, attn_mask, is_causal, factor):
     np.fmax(top, np.finfo(Q.dtype).min, out=top)   # (a NaN row stays NaN: its scores are NaN)
     scores -= top
     probs = parallel.unary(np.exp, scores, scores)
-    total = probs.sum(axis=-1, keepdims=True)
+    total = last_axis_sums(probs)
     np.fmax(total, np.finfo(Q.dtype).tiny, out=total)
     probs /= total
     out = np.matmul(probs, V)
@@ -181,7 +181,7 @@ def _attention(query, key, value, attn_mask, is_causal, factor):
         G = g._array
         dP = np.matmul(G, V.swapaxes(-1, -2))
         dS = dP * probs
-        dP -= dS.sum(axis=-1, keepdims=True)
+        dP -= last_axis_sums(dS)
         np.multiply(dP, probs, out=dS)                 # dS = P ∘ (dP - rowsum(dP ∘ P))
         return (_make(np.matmul(dS, K) * factor) if query._requires_grad else None,
                 _make(np.matmul(dS.swapaxes(-1, -2), Q) * factor) if key._requires_grad else None,

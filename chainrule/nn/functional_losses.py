@@ -19,7 +19,7 @@ from ..ops import _parallel as parallel
 from ..ops._autocast import autocast_to_float32
 from ..autograd import grad_mode
 from ..autograd.engine import record
-from ..ops._common import _promote_arrays, broadcast_error
+from ..ops._common import _promote_arrays, broadcast_error, last_axis_sums
 from ..ops.activation import log_softmax, logsigmoid
 from ..ops.elementwise import where
 from ..tensor import Tensor, _make
@@ -423,7 +423,7 @@ def _cross_entropy_batch(input, X, T, ignore_index):
         safe = np.where(valid, T, 0)
     shifted = X - X.max(axis=1, keepdims=True)
     e = parallel.unary(np.exp, shifted)
-    total = e.sum(axis=1, keepdims=True)
+    total = last_axis_sums(e)
     losses = np.log(total[:, 0]) - shifted[rows, safe]
     if every:
         count = N

@@ -11,7 +11,7 @@ from .. import dtypes
 from ..autograd import grad_mode
 from ..tensor import _check_dim
 from . import _parallel as parallel
-from ._common import _make, c_order, float_array, floating_only, half_in_float32, keeps, record
+from ._common import _make, c_order, float_array, floating_only, half_in_float32, keeps, last_axis_sums, record
 from .elementwise import erf, exp, expm1, masked_grad, sigmoid, tanh, where
 from .erf_approx import erf_array
 
@@ -54,27 +54,31 @@ def _along(kernel, inputs, out, dim):
     return out
 
 
+def _sums(A, axis):
+    return last_axis_sums(A) if axis == A.ndim - 1 else A.sum(axis=axis, keepdims=True)
+
+
 def _softmax_kernel(A, out, axis):
     np.subtract(A, A.max(axis=axis, keepdims=True), out=out)
     np.exp(out, out=out)
-    out /= out.sum(axis=axis, keepdims=True)
+    out /= _sums(out, axis)
 
 
 def _softmax_backward_kernel(G, Y, out, axis):     # y·(g - Σ g·y)
     np.multiply(G, Y, out=out)
-    np.subtract(G, out.sum(axis=axis, keepdims=True), out=out)
+    np.subtract(G, _sums(out, axis), out=out)
     out *= Y
 
 
 def _log_softmax_kernel(A, out, axis):
     np.subtract(A, A.max(axis=axis, keepdims=True), out=out)
-    total = np.exp(out).sum(axis=axis, keepdims=True)
+    total = _sums(np.exp(out), axis)
     out -= np.log(total)     # (x - max) - log Σ: this order, as PyTorch's kernel (max + log Σ first loses digits)
 
 
 def _log_softmax_backward_kernel(G, Y, out, axis):   # g - exp(y)·Σ g
     np.exp(Y, out=out)
-    out *= G.sum(axis=axis, keepdims=True)
+    out *= _sums(G, axis)
     np.subtract(G, out, out=out)
 
 
