@@ -209,3 +209,20 @@ def test_loss_modules_hold_weight_as_buffer():
     assert "weight" in dict(loss.named_buffers())
     assert loss.double().weight.dtype == cr.float64
     assert_same(loss.weight, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss_gradient_is_zero_off_the_targets_even_for_a_nan_upstream_gradient(reduction):
+    # PyTorch fills zeros and puts -weight·g at the targets: a NaN g stays at the targets
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    t = np.array([0, 2, 1])
+    grads = []
+    for lib in (torch, cr):
+        xx = lib.tensor(x, requires_grad=True)
+        loss = lib.nn.functional.nll_loss(xx, lib.tensor(t), reduction=reduction)
+        (loss * float("nan")).sum().backward()
+        grads.append(xx.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+    off_target = np.ones(x.shape, bool)
+    off_target[np.arange(3), t] = False
+    assert np.isnan(grads[1][~off_target]).all() and (grads[1][off_target] == 0).all()
