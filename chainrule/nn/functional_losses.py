@@ -318,12 +318,12 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
     def backward(g):
         # The gradient is zero but at the targets: built in the backward (nothing of the input's size is kept
-        # from the forward), and with a scalar upstream gradient as the zeros with -weight·g put at the targets,
-        # not a full-size product (PyTorch's kernel fills it the same way).
-        scale = _reduced_grad(g, tg, reduction, denom)
-        if reduction != "none" and not grad_mode.enabled:
-            return (_make(tg.at_targets(np.zeros(shape, dtype), (-tg.w_t * scale._array).astype(dtype))),)
-        return (scale * _make(tg.at_targets(np.zeros(shape, dtype), -tg.w_t)),)   # d loss_n / d input[n, :]
+        # from the forward), as zeros with -weight·g put at the targets, not a full-size product (PyTorch's
+        # kernel fills it the same way, so a NaN g stays at the targets).
+        if not grad_mode.enabled:
+            per_target = g._array if reduction == "none" else _reduced_grad(g, tg, reduction, denom)._array
+            return (_make(tg.at_targets(np.zeros(shape, dtype), (-tg.w_t * per_target).astype(dtype))),)
+        return (_reduced_grad(g, tg, reduction, denom) * _make(tg.at_targets(np.zeros(shape, dtype), -tg.w_t)),)
     return record(out, "NllLossBackward0", (input,), backward)
 
 
