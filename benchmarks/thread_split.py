@@ -1,0 +1,83 @@
+"""What chainrule's thread splitting gains on whole workloads: chainrule on 1 thread against N, alternating.
+
+    python -m benchmarks.thread_split W7 W8 W9             # 5 rounds, chainrule threads 1 vs 2
+    python -m benchmarks.thread_split W8 --rounds 7 --threads 3
+
+chainrule splits its large exp/tanh/softmax/GELU passes over ``chainrule.get_num_threads()`` threads
+(``chainrule/ops/_parallel.py``). Each measurement here is a fresh subprocess with ``OMP_NUM_THREADS`` set to 1
+or N (which chainrule reads) and ``OPENBLAS_NUM_THREADS`` fixed (``--blas``, default 2), so only chainrule's own
+splitting differs; the two settings take turns, round by round, so that the machine's changing speed falls on
+both. A cell is the median over rounds of each process's median of three runs (after a warm-up), per unit.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.run import select  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def child(key):
+    """In the subprocess: the median of three timed runs of the workload, seconds per unit."""
+    import gc
+    import time
+
+    import chainrule
+    (workload,) = select(key)
+    config = workload.config(False)
+    workload.make("chainrule", chainrule, workload.check_config)()   # warm-up
+    times = []
+    for _ in range(3):
+        run = workload.make("chainrule", chainrule, config)
+        gc.collect()
+        time.sleep(0.25)          # the previous run's BLAS threads stop spinning
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) / workload.units(config))
+    print(json.dumps({"seconds": statistics.median(times), "threads": chainrule.get_num_threads()}))
+
+
+def measure(key, threads, blas):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(blas),
+               PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-m", "benchmarks.thread_split", "--child", key], env=env, cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=1800, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["threads"] == threads, result
+    return result["seconds"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workloads", nargs="*", default=["W7", "W8", "W9"])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2, help="chainrule's threads to compare with 1")
+    parser.add_argument("--blas", type=int, default=2, help="OPENBLAS_NUM_THREADS in both settings")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(args.child)
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    print(f"| workload | unit | chainrule, 1 thread | chainrule, {args.threads} threads | ratio |")
+    print("|---|---|---|---|---|")
+    for key in args.workloads:
+        (workload,) = select(key)
+        results = {1: [], args.threads: []}
+        for _ in range(args.rounds):
+            for threads in results:
+                results[threads].append(measure(key, threads, args.blas) * workload.unit_scale)
+        one, many = (statistics.median(results[t]) for t in (1, args.threads))
+        print(f"| {workload.key} {workload.name} | {workload.unit} | {one:.4g} | {many:.4g} | {many / one:.2f}× |",
+              flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
