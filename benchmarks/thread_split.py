@@ -7,7 +7,8 @@ chainrule splits its large exp/tanh/softmax/GELU passes over ``chainrule.get_num
 (``chainrule/ops/_parallel.py``). Each measurement here is a fresh subprocess with ``OMP_NUM_THREADS`` set to 1
 or N (which chainrule reads) and ``OPENBLAS_NUM_THREADS`` fixed (``--blas``, default 2), so only chainrule's own
 splitting differs; the two settings take turns, round by round, so that the machine's changing speed falls on
-both. A cell is the median over rounds of each process's median of three runs (after a warm-up), per unit.
+both. A cell is the median over rounds of each process's median of three runs (after a warm-up, each timed as
+the benchmark harness times a run), per unit.
 """
 import argparse
 import json
@@ -19,28 +20,19 @@ import sys
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.harness import _time_one_run  # noqa: E402
 from benchmarks.run import select  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def child(key):
-    """In the subprocess: the median of three timed runs of the workload, seconds per unit."""
-    import gc
-    import time
-
+    """In the subprocess: the median of three timed runs of the workload (the harness's timing), seconds per unit."""
     import chainrule
     (workload,) = select(key)
     config = workload.config(False)
     workload.make("chainrule", chainrule, workload.check_config)()   # warm-up
-    times = []
-    for _ in range(3):
-        run = workload.make("chainrule", chainrule, config)
-        gc.collect()
-        time.sleep(0.25)          # the previous run's BLAS threads stop spinning
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) / workload.units(config))
+    times = [_time_one_run(workload, "chainrule", chainrule, config) / workload.units(config) for _ in range(3)]
     print(json.dumps({"seconds": statistics.median(times), "threads": chainrule.get_num_threads()}))
 
 

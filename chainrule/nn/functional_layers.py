@@ -240,7 +240,7 @@ def one_hot(tensor, num_classes=-1):
 # pay a loop set-up per row (see last_axis_sums); its column sums (weight and bias gradients) are a
 # vector-matrix product with ones: on W7's (768, 128), 7 us instead of 25 us.
 def _row_means(A):
-    """(rows, C) -> (rows, 1) means, as a matrix-vector product."""
+    """(rows, C) -> (rows, 1) means, from last_axis_sums."""
     C = A.shape[1]
     return last_axis_sums(A) / A.dtype.type(C) if C else A.mean(axis=1, keepdims=True)
 

@@ -426,7 +426,6 @@ def _cross_entropy_batch(input, X, T, ignore_index):
     total = last_axis_sums(e)
     losses = np.log(total[:, 0]) - shifted[rows, safe]
     if every:
-        count = N
         out = np.asarray(losses.sum() / np.float64(N), dtype=X.dtype)
     else:
         mask = valid.astype(X.dtype)
@@ -435,7 +434,8 @@ def _cross_entropy_batch(input, X, T, ignore_index):
             # As .mean() would: a float32 sum, divided by the count in double precision.
             out = np.asarray((losses * mask).sum() / count, dtype=X.dtype)
     p = e / total
-    scale_by = X.dtype.type(N) if every else np.maximum(count, 1).astype(X.dtype)   # 1 when all are ignored: the gradient is 0
+    # the targets counted (1 when all are ignored: the gradient is 0)
+    scale_by = X.dtype.type(N) if every else np.maximum(count, 1).astype(X.dtype)
 
     def backward(g):
         if grad_mode.enabled:   # create_graph: p recomputed from input (so it carries history), in Tensor ops

@@ -207,8 +207,8 @@ class _Offsets:
 def _pool_scatter(g, which, offsets):
     """The gradient of max pooling: each window's gradient put at its winning offset of a zero input."""
     G = g._array
-    return record(offsets.merge(lambda k, out: np.multiply(G, which == k, out=out), G.dtype), "MaxPool2DWithIndicesBackwardBackward0", (g,),
-                  lambda h: (_pool_gather(h, which, offsets),))
+    return record(offsets.merge(lambda k, out: np.multiply(G, which == k, out=out), G.dtype),
+                  "MaxPool2DWithIndicesBackwardBackward0", (g,), lambda h: (_pool_gather(h, which, offsets),))
 
 
 def _pool_gather(h, which, offsets):

@@ -114,12 +114,17 @@ def _layer_composite(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
 
 
 def _sigmoid_(a):
-    """σ(a) in place, as 1/(1 + e^(-a)) (e^(-a) = inf gives 0, which is right)."""
+    """σ(a) in place, as 1/(1 + e^(-a))."""
     a *= -1
+    return _sigmoid_of_negated_(a)
+
+
+def _sigmoid_of_negated_(m):
+    """σ(-m) in place, for an array that holds -a already: 1/(1 + e^m) (e^m = inf gives 0, which is right)."""
     with np.errstate(over="ignore"):
-        np.exp(a, out=a)
-    a += 1
-    return np.reciprocal(a, out=a)
+        np.exp(m, out=m)
+    m += 1
+    return np.reciprocal(m, out=m)
 
 
 def _order(T, reverse):
@@ -171,11 +176,8 @@ def _lstm_forward(mode, X, h0, c0, W_ih, W_hh, b_ih, b_hh, reverse):
         z += acts[t]
         np.tanh(z[:, :H], out=g[t])
         s = ifo[t]
-        np.negative(z[:, H:].reshape(N, 3, H).transpose(1, 0, 2), out=s)   # σ(z) = 1/(1 + e^(-z))
-        with np.errstate(over="ignore"):   # e^(-z) = inf gives 0, which is right
-            np.exp(s, out=s)
-        s += 1
-        np.reciprocal(s, out=s)
+        np.negative(z[:, H:].reshape(N, 3, H).transpose(1, 0, 2), out=s)   # -z, gate-major, in one pass
+        _sigmoid_of_negated_(s)
         c_new = cells[t]
         np.multiply(s[1], c, out=c_new)
         c_new += s[0] * g[t]

@@ -11,7 +11,7 @@ from .. import dtypes
 from ..autograd import grad_mode
 from ..tensor import _check_dim
 from . import _parallel as parallel
-from ._common import _make, c_order, float_array, floating_only, half_in_float32, keeps, last_axis_sums, record
+from ._common import _make, float_array, floating_only, half_in_float32, keeps, last_axis_sums, record
 from .elementwise import erf, exp, expm1, masked_grad, sigmoid, tanh, where
 from .erf_approx import erf_array
 

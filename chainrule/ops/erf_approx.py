@@ -46,7 +46,9 @@ def _erf_float32(a, out=None):
             p *= t
         p += _P[0]
         p *= a
-    return parallel.unary(np.tanh, p, p) if isinstance(p, np.ndarray) else np.asarray(np.tanh(p))   # (0-d: NumPy gave a scalar)
+    if not isinstance(p, np.ndarray):   # (0-d: NumPy gave a scalar)
+        return np.asarray(np.tanh(p))
+    return parallel.unary(np.tanh, p, p)
 
 
 def _erf_exact(a):

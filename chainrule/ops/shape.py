@@ -47,7 +47,8 @@ def view(x, *shape):
     when a new dim would have to span dims that are not laid out one after the other (after a transpose)."""
     out = reshape(x, *shape)
     A = x._array
-    if A.size and not A.flags.c_contiguous and not _strides_allow_view(A.shape, [s // A.itemsize for s in A.strides], out._array.shape):
+    if A.size and not A.flags.c_contiguous and not _strides_allow_view(
+            A.shape, [s // A.itemsize for s in A.strides], out._array.shape):
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
                            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
     return out
