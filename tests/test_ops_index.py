@@ -75,3 +75,35 @@ def test_index_out_of_range_raises():
     import chainrule
     with pytest.raises(IndexError):
         chainrule.zeros(3, 4)[3]
+
+
+@pytest.mark.parametrize("index", [5, -6, (0, 0, 0), (1, slice(0, 2), 7), slice(None, None, -1)],
+                         ids=["past_end", "before_start", "too_many", "inner_out_of_range", "negative_step"])
+def test_plain_index_errors_read_like_pytorch(index):
+    """Plain ints and slices take a short path straight to NumPy; what NumPy refuses goes the general way,
+    so the error is PyTorch's, type and words."""
+    import chainrule
+    torch = pytest.importorskip("torch")
+    x = np.arange(15.0).reshape(5, 3)
+    with pytest.raises(Exception) as expected:
+        torch.tensor(x)[index]
+    with pytest.raises(expected.type) as got:
+        chainrule.tensor(x)[index]
+    assert str(got.value).startswith(str(expected.value))
+
+
+def test_plain_index_is_a_view_with_pytorch_history():
+    """``x[1]`` and ``x[:, 1:]`` share memory with x, as in PyTorch, and record the same grad_fn."""
+    import chainrule
+    x = chainrule.zeros(3, 4)
+    row = x[1]
+    row += 1
+    assert x.numpy()[1].tolist() == [1.0] * 4
+    w = chainrule.ones(3, 4, requires_grad=True)
+    assert w[1].grad_fn.name() == "SelectBackward0"
+    assert w[:, 1:].grad_fn.name() == "SliceBackward0"
+    assert w[None, 0].grad_fn.name() == "SelectBackward0"
+    with chainrule.no_grad():
+        assert w[1].grad_fn is None and w[1].requires_grad is False
+    w[1:, 2].sum().backward()
+    assert w.grad.numpy().tolist() == [[0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0]]

@@ -73,7 +73,51 @@ def _refuse_a_0d_tensor_index(idx):
         raise IndexError("too many indices for tensor of dimension 0")
 
 
+_NONE = type(None)
+
+
+def _plain_slice(s):
+    """A slice of plain ints (or None) with a positive step: NumPy reads it exactly as PyTorch does."""
+    step = s.step
+    return (type(s.start) in (int, _NONE) and type(s.stop) in (int, _NONE)
+            and (step is None or (type(step) is int and step > 0)))
+
+
+def _plain_basic(idx):
+    """Whether ``idx`` is an int, a plain slice, or a tuple of ints, plain slices and Nones: the indices of
+    ``x[i]``, ``x[a:b]``, ``x[:, -1]`` in a training loop, which need none of ``normalize_index``'s work."""
+    t = type(idx)
+    if t is int:
+        return True
+    if t is slice:
+        return _plain_slice(idx)
+    if t is not tuple:
+        return False
+    for i in idx:
+        ti = type(i)
+        if not (ti is int or i is None or (ti is slice and _plain_slice(i))):
+            return False
+    return True
+
+
 def getitem(x, idx):
+    A = x._array
+    if A.ndim and _plain_basic(idx):
+        # The common case, straight to NumPy (a view); anything NumPy refuses (an index out of range, too
+        # many indices) goes the general way below, which words the error as PyTorch does.
+        index = (idx + (Ellipsis,)) if type(idx) is tuple else (idx, Ellipsis)
+        try:
+            out = A[index]
+        except IndexError:
+            pass
+        else:
+            if x._requires_grad and grad_state.enabled:
+                shape = A.shape
+                result = record(out, _basic_name(index), (x,),
+                                lambda g: (index_put_into_zeros(g, shape, index, False),))
+            else:
+                result = _make(out)
+            return make_view(x, result)
     if x._array.ndim == 0:
         _refuse_a_0d_tensor_index(idx)
     index, advanced = normalize_index(idx, x._array.ndim)
@@ -85,6 +129,8 @@ def getitem(x, idx):
     try:
         out = c_order(A[index]) if advanced else A[index]
     except IndexError as exc:
+        if str(exc).startswith("too many indices"):
+            raise IndexError(f"too many indices for tensor of dimension {A.ndim}") from None
         raise IndexError(str(exc).replace("axis", "dimension")) from None
     shape = A.shape
     result = record(out, "IndexBackward0" if advanced else _basic_name(index), (x,),
