@@ -88,6 +88,15 @@ class _Traced(np.ndarray):
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         return _tracer.call(_astype, (self, np.dtype(dtype), copy), {})
 
+    def view(self, *args, **kwargs):
+        """``a.view(dtype)`` (the same bytes read as another dtype: a ReLU mask ANDed into a float's bits) is
+        recorded; views as another array class (the tracer's own ``.view(np.ndarray)``) are not."""
+        dtype = args[0] if args else kwargs.get("dtype")
+        if (dtype is not None and len(args) + len(kwargs) == 1
+                and not (isinstance(dtype, type) and issubclass(dtype, np.ndarray))):
+            return _tracer.call(_view_dtype, (self, np.dtype(dtype)), {})
+        return np.ndarray.view(self, *args, **kwargs)
+
     def copy(self, order="C"):   # ndarray.copy makes C order by default (np.copy keeps the layout)
         return _tracer.call(np.copy, (self,), {"order": order})
 
@@ -149,6 +158,10 @@ class _Traced(np.ndarray):
 
 def _astype(a, dtype, copy=True):
     return a.astype(dtype, copy=copy)
+
+
+def _view_dtype(a, dtype):
+    return a.view(dtype)
 
 
 def _getitem(a, index):
@@ -453,7 +466,7 @@ class _TracingNumpy:
         return self._fresh(np.ones, *args, **kwargs)
 
     def empty(self, *args, **kwargs):
-        return self._fresh(np.zeros, *args, **kwargs)
+        return self._fresh(np.empty, *args, **kwargs)
 
     def full(self, *args, **kwargs):
         return self._fresh(np.full, *args, **kwargs)
@@ -557,7 +570,7 @@ _FRESH = {np.zeros, np.ones, np.full, np.zeros_like, np.ones_like, np.full_like}
 
 # ----- linking: the recording becomes a list of kernels over fixed buffers -------------------------
 def _link(tracer, input_slots, grad_input_slots=(), needed=()):
-    """``(kernels, buffers, written inputs)``: every slot gets one buffer for good, so each kernel can be
+    """``(kernels, buffers, written inputs, unread gradients)``: every slot gets one buffer for good, so each kernel can be
     bound once. The gradients a step starts from get buffers of their own: a replay copies the current
     ``.grad`` into them, and leaves the arrays of older gradient tensors alone.
 
@@ -588,6 +601,8 @@ def _link(tracer, input_slots, grad_input_slots=(), needed=()):
     immutable = {n for n in range(len(tracer.values)) if aliases.root(n) not in mutable_roots | written_roots}
     constant, constant_roots = _constant_slots(tracer, aliases, immutable)
     live = _live_instructions(tracer, aliases, mutable_roots, needed, constant, constant_roots)
+    read_roots = {aliases.root(n) for ins, is_live in zip(tracer.instructions, live) if is_live
+                  for n in _slots_in((ins.args, ins.kwargs))}
     shares = {}      # a copy nobody writes to, of a source nobody writes to: it shares the source's buffer
     for ins, is_live in zip(tracer.instructions, live):
         if (is_live and ins.func in (np.copy, _astype) and ins.out_slot in immutable and isinstance(ins.args[0], _Slot)
@@ -625,6 +640,8 @@ def _link(tracer, input_slots, grad_input_slots=(), needed=()):
         buf = buffers[ins.out_slot] = pool.take(ins.out_slot)
         if ins.out_slot in tracer.fresh:
             kernels.append((np.copyto, (buf, tracer.fresh[ins.out_slot]), {}))
+        elif ins.func in _UNINITIALISED:
+            pass                                       # np.empty: the buffer is the array, whatever it holds
         elif isinstance(ins.func, np.ufunc) or getattr(ins.func, "__self__", None).__class__ is np.ufunc:
             kernels.append((ins.func, args, dict(kwargs, out=buf)))
         elif ins.func in (np.copy, _astype):
@@ -638,7 +655,8 @@ def _link(tracer, input_slots, grad_input_slots=(), needed=()):
         else:                                          # no out= form: compute, then copy into place
             kernels.append((_copy_into(buf, ins.func, args, kwargs), (), {}))
         pool.release_after(i)
-    return kernels, buffers, {s for s in input_slots if aliases.root(s) in written_roots}
+    return (kernels, buffers, {s for s in input_slots if aliases.root(s) in written_roots},
+            {s for s in grad_input_slots if aliases.root(s) not in read_roots})
 
 
 class _BufferPool:
@@ -805,6 +823,9 @@ def _generate(kernels):
     exec(builtins_compile(source, "<chainrule.compile replay>", "exec"), namespace)
     return namespace["make"](objects)
 
+
+# Arrays made without content, which the step writes before it reads: a replay needs no kernel for them.
+_UNINITIALISED = frozenset({np.empty, np.empty_like})
 
 # Ufuncs whose positional output argument NumPy 2.4 deprecates (it reads like a third input).
 _OUT_BY_KEYWORD = frozenset({np.maximum, np.minimum})
@@ -1086,11 +1107,15 @@ class _Program:
                     bindings.append((p, g._array._slot))
                     p._grad = _make(np.asarray(g._array))
             grad_slots = [(p, wrapped[id(g._array)]._slot) for p, g in grad_inputs]
-            kernels, buffers, written_inputs = _link(tracer, [s for _, s in input_slots], [s for _, s in grad_slots],
-                                                     _output_slots(output) + [s for _, s in bindings])
+            kernels, buffers, written_inputs, unread = _link(
+                tracer, [s for _, s in input_slots], [s for _, s in grad_slots],
+                _output_slots(output) + [s for _, s in bindings])
             bound = {id(p) for p, _ in bindings}
+            # A gradient the program never reads and replaces with a new one (zero_grad() then backward(): the
+            # usual step) needs no copy into its buffer before a replay.
             program = _Program(kernels, buffers, input_slots, output, bindings, guard, params,
-                               [(p, buffers[s], id(p) not in bound) for p, s in grad_slots], written_inputs)
+                               [(p, buffers[s], id(p) not in bound) for p, s in grad_slots
+                                if id(p) not in bound or s not in unread], written_inputs)
             eager_result = _materialise(result)
             if verify:
                 program._verify(fn, args)

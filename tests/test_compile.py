@@ -82,6 +82,47 @@ def test_mlp_sgd_momentum_matches_eager_with_changing_batches_and_shapes():
     _assert_same_parameters(model, eager_model)
 
 
+def test_the_linked_program_skips_work_a_replay_does_not_need():
+    """What the linker leaves out, with the numbers unchanged: no copy of the old gradients into their buffers
+    when the step sets them to None and makes new ones (zero_grad, backward), no kernel for an np.empty, and
+    ReLU's backward masks bits through a recorded dtype view, not np.where (10 ns an element)."""
+    batches = _batches(8, [16] * 8)
+    eager_model, _, eager_step = _mlp_setup()
+    eager = [eager_step(x, y).item() for x, y in batches]
+    model, _, step = _mlp_setup()
+    compiled = cr.compile(step, fullgraph=True)
+    got = [compiled(x, y).item() for x, y in batches]
+    np.testing.assert_array_equal(got, eager)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+    (program,) = compiled.programs
+    assert program.grad_inputs == []
+    functions = [func for func, _, _ in program.kernels]
+    assert np.where not in functions and np.empty not in functions
+    assert any(getattr(func, "__name__", "") == "bitwise_and" for func in functions)
+
+
+def test_a_dtype_view_inside_the_step_is_recorded():
+    """``a.view(np.int32)`` of a traced array (ReLU's backward ANDs the gradient's bits with a mask) is part of
+    the program, linked once as a view of the buffer: each replay masks its own values, not the trace's."""
+    x = cr.tensor([1.0, -2.0, 3.0], requires_grad=True)
+
+    def train(x):
+        y = cr.relu(x * 2)
+        y.backward(cr.tensor([np.inf, np.nan, 1.0]))
+        out = x.grad.detach()
+        x.grad = None
+        return out
+    compiled = cr.compile(train, fullgraph=True)
+    for values in ([1.0, -2.0, 3.0], [-1.0, 2.0, 0.0], [5.0, 5.0, -5.0], [0.5, -0.5, 2.0]):
+        with cr.no_grad():
+            x.copy_(cr.tensor(values))
+        expected = np.where(np.array(values) > 0, np.array([np.inf, np.nan, 2.0]), 0.0)
+        np.testing.assert_array_equal(compiled(x).numpy(), expected)
+    assert compiled.programs and not compiled.refusals and compiled.programs[0].replays >= 2
+    assert any(getattr(func, "__name__", "") == "bitwise_and" for func, _, _ in compiled.programs[0].kernels)
+
+
 def test_changing_the_learning_rate_makes_a_new_trace():
     batches = _batches(12, [16] * 12)
     eager_model, eager_opt, eager_step = _mlp_setup()

@@ -11,7 +11,7 @@ from .._backend import xp as np
 
 from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
-from ..compiler import is_compiling, raise_if
+from ..compiler import raise_if
 from . import _parallel as parallel
 from ._common import (Tensor, _make, broadcast_error, float_array, half_in_float32, keep_bfloat16, no_bool, operands,
                       record, requires, tensors, to_tensor)
@@ -51,10 +51,10 @@ def select_or_zero(keep, G):
 
     np.where runs ~10 ns an element on a mask without long runs (ReLU's), as slow as a transcendental
     function; so for IEEE floats it is G's bits ANDed with all-ones or all-zeros words made from the
-    mask, about 8x faster. (While ``chainrule.compile`` traces, np.where: its tracer records no dtype views.)
+    mask, about 8x faster.
     """
     ints = _SAME_SIZE_INT.get(G.itemsize) if G.dtype.kind == "f" else None
-    if ints is None or keep.shape != G.shape or is_compiling():
+    if ints is None or keep.shape != G.shape:
         return np.where(keep, G, np.zeros((), G.dtype))
     out = np.empty(G.shape, G.dtype)         # owns its memory: a leaf's .grad can take it without a copy
     words = out.view(ints)
