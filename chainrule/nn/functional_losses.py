@@ -255,7 +255,7 @@ class _ClassTargets:
         if weight is not None and tuple(weight.shape) != (C,):
             raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
                                f"weight tensor of shape: {list(weight.shape)}")
-        safe = np.where(valid, T, 0)
+        safe = T * valid     # ignored targets read class 0 (masked out below)
         self.W = weight._array.astype(X.dtype, copy=False) if weight is not None else None
         w = self.W[safe] if self.W is not None else np.ones(T.shape, X.dtype)
         self.w_t = w * valid
@@ -420,7 +420,7 @@ def _cross_entropy_batch(input, X, T, ignore_index):
     else:
         valid = T != ignore_index
         _check_targets(valid, T, C)
-        safe = np.where(valid, T, 0)
+        safe = T * valid     # ignored targets read class 0 (masked out below)
     shifted = X - X.max(axis=1, keepdims=True)
     e = parallel.unary(np.exp, shifted)
     total = last_axis_sums(e)
@@ -453,8 +453,10 @@ def _cross_entropy_batch(input, X, T, ignore_index):
 
 
 def _check_targets(valid, T, C):
-    """Every target not ignored is a class index: else IndexError (also on a captured step's replays)."""
-    raise_if(valid & ((T < 0) | (T >= C)), lambda flag, T: IndexError(f"Target {int(T[flag][0])} is out of bounds."), T)
+    """Every target not ignored is a class index: else IndexError (also on a captured step's replays). One
+    compare finds both ends: a negative int64 read as unsigned is a huge number."""
+    unsigned = T.view(np.uint64) if T.dtype == np.int64 else T
+    raise_if(valid & (unsigned >= C), lambda flag, T: IndexError(f"Target {int(T[flag][0])} is out of bounds."), T)
 
 
 def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
