@@ -570,9 +570,10 @@ _FRESH = {np.zeros, np.ones, np.full, np.zeros_like, np.ones_like, np.full_like}
 
 # ----- linking: the recording becomes a list of kernels over fixed buffers -------------------------
 def _link(tracer, input_slots, grad_input_slots=(), needed=()):
-    """``(kernels, buffers, written inputs, unread gradients)``: every slot gets one buffer for good, so each kernel can be
-    bound once. The gradients a step starts from get buffers of their own: a replay copies the current
-    ``.grad`` into them, and leaves the arrays of older gradient tensors alone.
+    """``(kernels, buffers, written inputs, unread gradients)``: every slot gets one buffer for good, so each
+    kernel can be bound once. The gradients a step starts from get buffers of their own: a replay copies the
+    current ``.grad`` into them (unless no kernel reads them: the unread gradients), and leaves the arrays of
+    older gradient tensors alone.
 
     ``needed``: the slots a replay hands out (the result, the gradients it binds). Two passes make the
     program shorter than the recording: values computed from constants only are computed once, here
