@@ -107,3 +107,48 @@ def test_plain_index_is_a_view_with_pytorch_history():
         assert w[1].grad_fn is None and w[1].requires_grad is False
     w[1:, 2].sum().backward()
     assert w.grad.numpy().tolist() == [[0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0]]
+
+
+def test_random_basic_indices_match_pytorch_in_values_gradients_names_and_errors():
+    """300 random indices of ints (some out of range), slices (some with a zero or negative step, some past
+    the ends) and None, on small tensors: the same values, gradients and grad_fn names as PyTorch, or the same
+    error type and words (chainrule's negative-step message adds a hint after PyTorch's words)."""
+    import random
+
+    import chainrule
+    torch = pytest.importorskip("torch")
+    rng = random.Random(0)
+
+    def item(size):
+        r = rng.random()
+        if r < 0.35:
+            return rng.randint(-size - 1, size)
+        if r < 0.85:
+            bound = [None, rng.randint(-size - 2, size + 2)]
+            return slice(rng.choice(bound), rng.choice([None, rng.randint(-size - 2, size + 2)]),
+                         rng.choice([None, 1, 2, 3, -1, 0]))
+        return None
+
+    for _ in range(300):
+        shape = tuple(rng.randint(1, 4) for _ in range(rng.randint(1, 3)))
+        index = tuple(item(shape[min(i, len(shape) - 1)]) for i in range(rng.randint(1, len(shape) + 1)))
+        if len(index) == 1 and rng.random() < 0.5:
+            index = index[0]                      # a bare index: x[i], x[a:b], x[None]
+        x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+        tx, cx = torch.tensor(x, requires_grad=True), chainrule.tensor(x, requires_grad=True)
+        try:
+            expected = tx[index]
+        except Exception as exc:
+            with pytest.raises(type(exc)) as got:
+                cx[index]
+            assert str(got.value).startswith(str(exc)), (shape, index)
+            continue
+        got = cx[index]
+        assert tuple(got.shape) == tuple(expected.shape), (shape, index)
+        np.testing.assert_array_equal(got.detach().numpy(), expected.detach().numpy())
+        assert got.grad_fn.name() == expected.grad_fn.name(), (shape, index)
+        if expected.numel():
+            g = np.asarray(np.random.default_rng(2).standard_normal(expected.shape), dtype=np.float32)
+            expected.backward(torch.tensor(g))
+            got.backward(chainrule.tensor(g))
+            np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())

@@ -113,14 +113,18 @@ def getitem(x, idx):
         else:
             if x._requires_grad and grad_state.enabled:
                 shape = A.shape
-                result = record(out, _basic_name(index), (x,),
+                result = record(out, _walk_basic(index[:-1], shape, type(idx) is not tuple), (x,),
                                 lambda g: (index_put_into_zeros(g, shape, index, False),))
             else:
                 result = _make(out)
             return make_view(x, result)
     if x._array.ndim == 0:
         _refuse_a_0d_tensor_index(idx)
+    items = _basic_items(idx)
+    name = _walk_basic(items, A.shape, type(idx) is not tuple) if items is not None else None
     index, advanced = normalize_index(idx, x._array.ndim)
+    if not advanced and name is None:   # (slice bounds given as tensors: ints now)
+        name = _walk_basic(index, A.shape, type(idx) is not tuple)
     if not advanced and Ellipsis not in index:
         # A trailing ``...`` changes nothing but makes NumPy return a 0-d *view* where integers pick one
         # element (not a copied scalar), so x[0].zero_() writes into x.
@@ -133,24 +137,58 @@ def getitem(x, idx):
             raise IndexError(f"too many indices for tensor of dimension {A.ndim}") from None
         raise IndexError(str(exc).replace("axis", "dimension")) from None
     shape = A.shape
-    result = record(out, "IndexBackward0" if advanced else _basic_name(index), (x,),
+    result = record(out, "IndexBackward0" if advanced else name, (x,),
                     lambda g: (index_put_into_zeros(g, shape, index, advanced),))
     if not advanced:   # basic indexing gives a view
         make_view(x, result)
     return result
 
 
-def _basic_name(index):
-    """PyTorch's grad_fn name for basic indexing: that of the last step it applies (full slices
-    and ``...`` are no steps): ``x[0]`` SelectBackward0, ``x[:1]`` SliceBackward0."""
-    name = "AliasBackward0"
-    for i in index:
-        if i is None:
+def _basic_items(idx):
+    """The items of an index made only of ints, slices (of ints), None and ``...``, as a tuple; else None."""
+    items = idx if type(idx) is tuple else (idx,)
+    for i in items:
+        if isinstance(i, slice):
+            if not all(v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool))
+                       for v in (i.start, i.stop, i.step)):
+                return None
+        elif not (i is None or i is Ellipsis or (isinstance(i, (int, np.integer)) and not isinstance(i, bool))):
+            return None
+    return items if sum(i is Ellipsis for i in items) <= 1 else None
+
+
+def _walk_basic(items, shape, bare):
+    """A basic index read as PyTorch applies it, item by item: its errors, in PyTorch's order and words, and
+    the grad_fn name of the last step it takes (``x[0]`` SelectBackward0, ``x[:1]`` SliceBackward0). Inside a
+    tuple a slice from 0 (or None) to the end or past it, step 1, is no step (``x[:, 0]`` is a select), but a
+    bare ``x[:]`` is a slice. An out-of-range int names its position in the index, as PyTorch does."""
+    ndim = len(shape)
+    real = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if real > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    name, dim = "AliasBackward0", 0
+    for position, item in enumerate(items):
+        if item is None:
             name = "UnsqueezeBackward0"
-        elif isinstance(i, slice):
-            if i != slice(None):
+        elif item is Ellipsis:
+            dim += ndim - real
+        elif isinstance(item, slice):
+            size = shape[dim]
+            dim += 1
+            if item.step == 0:
+                raise ValueError("slice step cannot be zero")
+            if item.step is not None and item.step < 0:   # NumPy would reverse; PyTorch refuses (use flip)
+                raise ValueError(f"step must be greater than zero (got the slice step {item.step}; use flip() "
+                                 f"to reverse)")
+            # PyTorch skips a slice that starts at 0 (or None) and stops at or past the end, with step 1
+            if bare or item.start not in (None, 0) or not (item.stop is None or item.stop >= size) \
+                    or item.step not in (None, 1):
                 name = "SliceBackward0"
-        elif i is not Ellipsis:
+        else:
+            size = shape[dim]
+            dim += 1
+            if not -size <= item < size:
+                raise IndexError(f"index {item} is out of bounds for dimension {position} with size {size}")
             name = "SelectBackward0"
     return name
 
