@@ -110,7 +110,7 @@ def test_plain_index_is_a_view_with_pytorch_history():
 
 
 def test_random_basic_indices_match_pytorch_in_values_gradients_names_and_errors():
-    """300 random indices of ints (some out of range), slices (some with a zero or negative step, some past
+    """Reading and assigning through 300 random indices of ints (some out of range), slices (some with a zero or negative step, some past
     the ends) and None, on small tensors: the same values, gradients and grad_fn names as PyTorch, or the same
     error type and words (chainrule's negative-step message adds a hint after PyTorch's words)."""
     import random
@@ -135,6 +135,7 @@ def test_random_basic_indices_match_pytorch_in_values_gradients_names_and_errors
         if len(index) == 1 and rng.random() < 0.5:
             index = index[0]                      # a bare index: x[i], x[a:b], x[None]
         x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+        _same_assignment(torch, chainrule, x, index)
         tx, cx = torch.tensor(x, requires_grad=True), chainrule.tensor(x, requires_grad=True)
         try:
             expected = tx[index]
@@ -152,3 +153,17 @@ def test_random_basic_indices_match_pytorch_in_values_gradients_names_and_errors
             expected.backward(torch.tensor(g))
             got.backward(chainrule.tensor(g))
             np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
+
+
+def _same_assignment(torch, chainrule, x, index):
+    """``t[index] = 7.0`` on a copy of ``x``: the same values as PyTorch, or its error type and words."""
+    tx, cx = torch.tensor(x), chainrule.tensor(x)
+    try:
+        tx[index] = 7.0
+    except Exception as exc:
+        with pytest.raises(type(exc)) as got:
+            cx[index] = 7.0
+        assert str(got.value).startswith(str(exc)), (x.shape, index)
+        return
+    cx[index] = 7.0
+    np.testing.assert_array_equal(cx.numpy(), tx.numpy())

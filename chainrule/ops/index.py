@@ -118,30 +118,46 @@ def getitem(x, idx):
             else:
                 result = _make(out)
             return make_view(x, result)
-    if x._array.ndim == 0:
+    if A.ndim == 0:
         _refuse_a_0d_tensor_index(idx)
-    items = _basic_items(idx)
-    name = _walk_basic(items, A.shape, type(idx) is not tuple) if items is not None else None
-    index, advanced = normalize_index(idx, x._array.ndim)
-    if not advanced and name is None:   # (slice bounds given as tensors: ints now)
-        name = _walk_basic(index, A.shape, type(idx) is not tuple)
+    try:
+        index, advanced = normalize_index(idx, A.ndim)
+    except (IndexError, ValueError):
+        raise_as_pytorch(A.shape, idx)
+        raise
+    basic = index
     if not advanced and Ellipsis not in index:
         # A trailing ``...`` changes nothing but makes NumPy return a 0-d *view* where integers pick one
         # element (not a copied scalar), so x[0].zero_() writes into x.
         index = index + (Ellipsis,)
-    A = x._array
     try:
         out = c_order(A[index]) if advanced else A[index]
     except IndexError as exc:
+        raise_as_pytorch(A.shape, idx)
         if str(exc).startswith("too many indices"):
             raise IndexError(f"too many indices for tensor of dimension {A.ndim}") from None
         raise IndexError(str(exc).replace("axis", "dimension")) from None
+    except ValueError:   # a zero step
+        raise_as_pytorch(A.shape, idx)
+        raise
     shape = A.shape
-    result = record(out, "IndexBackward0" if advanced else name, (x,),
-                    lambda g: (index_put_into_zeros(g, shape, index, advanced),))
+    if advanced:
+        name = "IndexBackward0"
+    else:   # (the name only matters when the op is recorded)
+        recorded = x._requires_grad and grad_state.enabled
+        name = _walk_basic(basic, shape, type(idx) is not tuple) if recorded else "AliasBackward0"
+    result = record(out, name, (x,), lambda g: (index_put_into_zeros(g, shape, index, advanced),))
     if not advanced:   # basic indexing gives a view
         make_view(x, result)
     return result
+
+
+def raise_as_pytorch(shape, idx):
+    """After NumPy (or ``normalize_index``) refused ``idx``: if it is a basic index, raise PyTorch's error for it
+    (its words, and the first bad item in PyTorch's order); else return, and the caller raises what it has."""
+    items = _basic_items(idx)
+    if items is not None and len(shape):
+        _walk_basic(items, shape, False)
 
 
 def _basic_items(idx):

@@ -15,7 +15,7 @@ from ..autograd import views
 from ..autograd.grad_mode import no_grad, state as grad_state
 from ._common import Tensor, _make, check_fits, record, requires, to_tensor
 from .elementwise import masked_grad, zero_grad
-from .index import normalize_index
+from .index import normalize_index, raise_as_pytorch
 
 
 def recording(x, *args):
@@ -332,14 +332,18 @@ def setitem(x, idx, value):
     A basic index (ints, slices) writes through the view ``x[idx]``, as PyTorch does (``x[idx].copy_``);
     an advanced one (index tensors, masks) puts the values out of place and commits the result.
     """
-    index, advanced = normalize_index(idx, x._array.ndim)
+    try:
+        index, advanced = normalize_index(idx, x._array.ndim)
+    except (IndexError, ValueError):
+        raise_as_pytorch(x._array.shape, idx)
+        raise
     if isinstance(value, Tensor):
         value = _strip_leading_ones(value)
         if not advanced:
             check_overlap(x[idx], value)
     if recording(x, value):
         if not advanced:
-            _check_index(x, index)   # an index error first, as PyTorch reports it
+            _check_index(x, idx, index)   # an index error first, as PyTorch reports it
         _check_recordable(x)
         if not advanced:
             copy_(x[idx], value)
@@ -364,7 +368,11 @@ def setitem(x, idx, value):
         _check_index_put_dtype(x, index, value)
     try:
         x._array[index] = v
+    except IndexError:
+        raise_as_pytorch(x._array.shape, idx)
+        raise
     except ValueError as exc:
+        raise_as_pytorch(x._array.shape, idx)
         raise _setitem_error(x, idx, index, v, exc) from None
     _bump_untracked(x)
 
@@ -378,10 +386,11 @@ def _strip_leading_ones(value):
     return value.reshape(shape[k:]) if k else value
 
 
-def _check_index(x, index):
+def _check_index(x, idx, index):
     try:
         x._array[index]
     except IndexError as exc:
+        raise_as_pytorch(x._array.shape, idx)
         raise IndexError(str(exc).replace("axis", "dimension")) from None
 
 
