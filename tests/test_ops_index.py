@@ -167,3 +167,49 @@ def _same_assignment(torch, chainrule, x, index):
         return
     cx[index] = 7.0
     np.testing.assert_array_equal(cx.numpy(), tx.numpy())
+
+
+@pytest.mark.parametrize("index", [
+    (0, slice(None), [1, 2]),          # PyTorch selects with the int first: (3, 2), not NumPy's (2, 3)
+    (1, slice(None), "tensor[0, 0, 0]"),
+    (0, None, [1, -2]),
+    ([0, 1], 0, [1, 2]),
+    ([0, 1], slice(None), 0),
+    ("tensor0d", slice(None), [0, 3]),
+    ([],),
+    ([0, 1], [0, 1, 2]),                 # index tensors that do not broadcast
+    (-1, slice(None), [0, -9, 0]),       # out of range: the dimension is the index tensor's place
+], ids=["int_slice_list", "int_slice_tensor", "int_none_list", "list_int_list", "list_slice_int", "0d_tensor_first",
+        "empty_list", "no_broadcast", "list_out_of_range"])
+def test_ints_with_index_tensors_act_as_in_pytorch(index):
+    """Ints beside index tensors select first, as in PyTorch (NumPy would count them as advanced indices and,
+    split from the others by a slice, put the broadcast dims first): same shape, values, gradient, or error."""
+    import chainrule
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        out = []
+        for i in index:
+            if i == "tensor[0, 0, 0]":
+                i = lib.tensor([0, 0, 0])
+            elif i == "tensor0d":
+                i = lib.tensor(1)
+            out.append(i)
+        return tuple(out)
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    tx, cx = torch.tensor(x, requires_grad=True), chainrule.tensor(x, requires_grad=True)
+    try:
+        expected = tx[build(torch)]
+    except Exception as exc:
+        with pytest.raises(type(exc)) as got:
+            cx[build(chainrule)]
+        assert str(got.value) == str(exc)
+        return
+    got = cx[build(chainrule)]
+    assert tuple(got.shape) == tuple(expected.shape)
+    np.testing.assert_array_equal(got.detach().numpy(), expected.detach().numpy())
+    if expected.numel():
+        g = np.arange(expected.numel(), dtype=np.float32).reshape(tuple(expected.shape))
+        expected.backward(torch.tensor(g))
+        got.backward(chainrule.tensor(g))
+        np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())

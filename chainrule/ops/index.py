@@ -4,6 +4,8 @@ The backward of indexing scatters the gradient into zeros of the input's shape; 
 arrays the same element may be picked twice, so the scatter *adds* (``np.add.at``): the gradient of
 a repeated index accumulates. That scatter is itself an op whose backward is indexing again.
 """
+import re
+
 from .._backend import xp as np
 
 from .. import dtypes
@@ -29,6 +31,8 @@ def normalize_index(idx, ndim=None):
             advanced = True
         elif isinstance(i, (list, range, np.ndarray)):
             a = np.asarray(i, dtype=np.int64) if isinstance(i, range) else np.asarray(i)   # an empty range too
+            if isinstance(i, list) and a.size == 0:
+                a = a.astype(np.int64)   # [] picks nothing (PyTorch reads it as an empty long tensor)
             if dtypes.is_float_np(a.dtype):
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             out.append(a)
@@ -125,6 +129,14 @@ def getitem(x, idx):
     except (IndexError, ValueError):
         raise_as_pytorch(A.shape, idx)
         raise
+    if advanced:
+        index, advanced = _ints_from_0d_arrays(index)
+        if advanced and any(_is_int(i) for i in index):
+            # PyTorch selects with the ints first (basic indexing) and then indexes the rest, where NumPy would
+            # count the ints as advanced indices too: x[0, :, [1, 2]] is (3, 2) for a (2, 3, 4) x in PyTorch,
+            # (2, 3) in NumPy (advanced indices split by a slice put their dims first).
+            first, then = _ints_first(index)
+            return getitem(getitem(x, first), then)
     basic = index
     if not advanced and Ellipsis not in index:
         # A trailing ``...`` changes nothing but makes NumPy return a 0-d *view* where integers pick one
@@ -134,6 +146,9 @@ def getitem(x, idx):
         out = c_order(A[index]) if advanced else A[index]
     except IndexError as exc:
         raise_as_pytorch(A.shape, idx)
+        _raise_broadcast_error(exc)
+        if advanced:
+            _raise_array_index_error(exc, index, A.ndim)
         if str(exc).startswith("too many indices"):
             raise IndexError(f"too many indices for tensor of dimension {A.ndim}") from None
         raise IndexError(str(exc).replace("axis", "dimension")) from None
@@ -150,6 +165,70 @@ def getitem(x, idx):
     if not advanced:   # basic indexing gives a view
         make_view(x, result)
     return result
+
+
+def _is_int(i):
+    return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+
+
+def _ints_from_0d_arrays(index):
+    """A 0-d integer tensor in an index is an int to PyTorch (it selects, and alone gives a view)."""
+    out = tuple(int(i) if isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu" else i for i in index)
+    return out, any(isinstance(i, np.ndarray) for i in out)
+
+
+def _ints_first(index):
+    """``(first, then)``: an advanced index with ints split as PyTorch applies it. ``first`` keeps the ints and
+    the Nones (basic: select, unsqueeze) and takes every other dim whole; ``then`` indexes what is left, the
+    ints' dims gone and each None's new dim taken whole."""
+    first, then = [], []
+    for i in index:
+        if _is_int(i):
+            first.append(i)
+        elif i is None:
+            first.append(None)
+            then.append(slice(None))
+        elif i is Ellipsis:
+            first.append(Ellipsis)
+            then.append(Ellipsis)
+        else:   # a slice, an index array, or a mask (which spans one dim per mask dim)
+            first.extend([slice(None)] * (i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1))
+            then.append(i)
+    return tuple(first), tuple(then)
+
+
+def _raise_broadcast_error(exc):
+    """NumPy's "shape mismatch" for index arrays that do not broadcast, in PyTorch's words."""
+    message = str(exc)
+    if message.startswith("shape mismatch: indexing arrays could not be broadcast together"):
+        shapes = re.findall(r"\(([^)]*)\)", message)
+        listed = ", ".join("[" + ", ".join(d.strip() for d in shape.split(",") if d.strip()) + "]" for shape in shapes)
+        raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes "
+                         f"{listed}") from None
+
+
+def _raise_array_index_error(exc, index, ndim):
+    """NumPy's "index 9 is out of bounds for axis 1" from an index array, as PyTorch words it: the dimension it
+    names is the index tensor's place among the index tensors (a mask counts one per dim)."""
+    found = re.match(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)", str(exc))
+    if not found:
+        return
+    value, axis, size = (int(v) for v in found.groups())
+    consumed = sum(1 if not isinstance(i, np.ndarray) or i.dtype != np.bool_ else i.ndim
+                   for i in index if i is not None and i is not Ellipsis)
+    dim = tensors = 0
+    for i in index:
+        if i is None:
+            continue
+        if i is Ellipsis:
+            dim += ndim - consumed
+            continue
+        width = i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1
+        if isinstance(i, np.ndarray) and dim <= axis < dim + width:
+            raise IndexError(f"index {value} is out of bounds for dimension {tensors + axis - dim} with size "
+                             f"{size}") from None
+        tensors += width if isinstance(i, np.ndarray) else 0
+        dim += width
 
 
 def raise_as_pytorch(shape, idx):
