@@ -183,7 +183,8 @@ def _same_assignment(torch, chainrule, x, index):
         "empty_list", "no_broadcast", "list_out_of_range"])
 def test_ints_with_index_tensors_act_as_in_pytorch(index):
     """Ints beside index tensors select first, as in PyTorch (NumPy would count them as advanced indices and,
-    split from the others by a slice, put the broadcast dims first): same shape, values, gradient, or error."""
+    split from the others by a slice, put the broadcast dims first): same shape, values, gradient, or error;
+    and an assignment through the same index fills the same places."""
     import chainrule
     torch = pytest.importorskip("torch")
 
@@ -213,3 +214,14 @@ def test_ints_with_index_tensors_act_as_in_pytorch(index):
         expected.backward(torch.tensor(g))
         got.backward(chainrule.tensor(g))
         np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
+    # Assigning a value of the read's shape puts it in the same places, gradients included.
+    value = -np.arange(expected.numel(), dtype=np.float32).reshape(tuple(expected.shape))
+    tv, cv = torch.tensor(value, requires_grad=True), chainrule.tensor(value, requires_grad=True)
+    ty, cy = torch.tensor(x) * 1, chainrule.tensor(x) * 1
+    ty[build(torch)] = tv
+    cy[build(chainrule)] = cv
+    np.testing.assert_array_equal(cy.detach().numpy(), ty.detach().numpy())
+    weights = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    (ty * torch.tensor(weights)).sum().backward()
+    (cy * chainrule.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(cv.grad.numpy(), tv.grad.numpy())
