@@ -250,12 +250,10 @@ class _ClassTargets:
             raise RuntimeError(f"{fn}(): expected target of shape {list(expected)} for input of shape "
                                f"{list(X.shape)}, got {list(T.shape)}")
         C = X.shape[cd]
-        valid = T != ignore_index
-        _check_targets(valid, T, C)
+        valid, safe = _checked_targets(T, C, ignore_index)
         if weight is not None and tuple(weight.shape) != (C,):
             raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
                                f"weight tensor of shape: {list(weight.shape)}")
-        safe = T * valid     # ignored targets read class 0 (masked out below)
         self.W = weight._array.astype(X.dtype, copy=False) if weight is not None else None
         w = self.W[safe] if self.W is not None else np.ones(T.shape, X.dtype)
         self.w_t = w * valid
@@ -418,9 +416,7 @@ def _cross_entropy_batch(input, X, T, ignore_index):
     if every:
         safe = T
     else:
-        valid = T != ignore_index
-        _check_targets(valid, T, C)
-        safe = T * valid     # ignored targets read class 0 (masked out below)
+        valid, safe = _checked_targets(T, C, ignore_index)
     shifted = X - X.max(axis=1, keepdims=True)
     e = parallel.unary(np.exp, shifted)
     total = last_axis_sums(e)
@@ -452,11 +448,14 @@ def _cross_entropy_batch(input, X, T, ignore_index):
     return record(out, "NllLossBackward0", (input,), backward, saved=(input,))
 
 
-def _check_targets(valid, T, C):
-    """Every target not ignored is a class index: else IndexError (also on a captured step's replays). One
-    compare finds both ends: a negative int64 read as unsigned is a huge number."""
+def _checked_targets(T, C, ignore_index):
+    """``(valid, safe)``: which targets are not ``ignore_index``, and the targets with the ignored ones read as
+    class 0 (masked out by the caller). Every target not ignored must be a class index: else IndexError (also on
+    a captured step's replays). One compare finds both ends: a negative int64 read as unsigned is huge."""
+    valid = T != ignore_index
     unsigned = T.view(np.uint64) if T.dtype == np.int64 else T
     raise_if(valid & (unsigned >= C), lambda flag, T: IndexError(f"Target {int(T[flag][0])} is out of bounds."), T)
+    return valid, T * valid
 
 
 def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):

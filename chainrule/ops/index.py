@@ -131,12 +131,9 @@ def getitem(x, idx):
         raise
     if advanced:
         index, advanced = _ints_from_0d_arrays(index)
-        if advanced and any(_is_int(i) for i in index):
-            # PyTorch selects with the ints first (basic indexing) and then indexes the rest, where NumPy would
-            # count the ints as advanced indices too: x[0, :, [1, 2]] is (3, 2) for a (2, 3, 4) x in PyTorch,
-            # (2, 3) in NumPy (advanced indices split by a slice put their dims first).
-            first, then = _ints_first(index)
-            return getitem(getitem(x, first), then)
+        split = _ints_first(index)
+        if split is not None:
+            return getitem(getitem(x, split[0]), split[1])
     basic = index
     if not advanced and Ellipsis not in index:
         # A trailing ``...`` changes nothing but makes NumPy return a 0-d *view* where integers pick one
@@ -177,10 +174,21 @@ def _ints_from_0d_arrays(index):
     return out, any(isinstance(i, np.ndarray) for i in out)
 
 
+def _index_width(i):
+    """How many dims an index item (not None or ``...``) takes: a boolean mask one per dim, anything else one."""
+    return i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1
+
+
 def _ints_first(index):
-    """``(first, then)``: an advanced index with ints split as PyTorch applies it. ``first`` keeps the ints and
-    the Nones (basic: select, unsqueeze) and takes every other dim whole; ``then`` indexes what is left, the
-    ints' dims gone and each None's new dim taken whole."""
+    """``(first, then)`` for an index with ints beside index arrays, split as PyTorch applies it; else None.
+
+    PyTorch selects with the ints first (basic indexing) and then indexes the rest, where NumPy would count the
+    ints as advanced indices too: x[0, :, [1, 2]] is (3, 2) for a (2, 3, 4) x in PyTorch, (2, 3) in NumPy
+    (advanced indices split by a slice put their dims first). ``first`` keeps the ints and the Nones (select,
+    unsqueeze) and takes every other dim whole; ``then`` indexes what is left, the ints' dims gone and each
+    None's new dim taken whole."""
+    if not (any(_is_int(i) for i in index) and any(isinstance(i, np.ndarray) for i in index)):
+        return None
     first, then = [], []
     for i in index:
         if _is_int(i):
@@ -191,8 +199,8 @@ def _ints_first(index):
         elif i is Ellipsis:
             first.append(Ellipsis)
             then.append(Ellipsis)
-        else:   # a slice, an index array, or a mask (which spans one dim per mask dim)
-            first.extend([slice(None)] * (i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1))
+        else:   # a slice, an index array, or a mask
+            first.extend([slice(None)] * _index_width(i))
             then.append(i)
     return tuple(first), tuple(then)
 
@@ -214,8 +222,7 @@ def _raise_array_index_error(exc, index, ndim):
     if not found:
         return
     value, axis, size = (int(v) for v in found.groups())
-    consumed = sum(1 if not isinstance(i, np.ndarray) or i.dtype != np.bool_ else i.ndim
-                   for i in index if i is not None and i is not Ellipsis)
+    consumed = sum(_index_width(i) for i in index if i is not None and i is not Ellipsis)
     dim = tensors = 0
     for i in index:
         if i is None:
@@ -223,7 +230,7 @@ def _raise_array_index_error(exc, index, ndim):
         if i is Ellipsis:
             dim += ndim - consumed
             continue
-        width = i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1
+        width = _index_width(i)
         if isinstance(i, np.ndarray) and dim <= axis < dim + width:
             raise IndexError(f"index {value} is out of bounds for dimension {tensors + axis - dim} with size "
                              f"{size}") from None
@@ -244,10 +251,9 @@ def _basic_items(idx):
     items = idx if type(idx) is tuple else (idx,)
     for i in items:
         if isinstance(i, slice):
-            if not all(v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool))
-                       for v in (i.start, i.stop, i.step)):
+            if not all(v is None or _is_int(v) for v in (i.start, i.stop, i.step)):
                 return None
-        elif not (i is None or i is Ellipsis or (isinstance(i, (int, np.integer)) and not isinstance(i, bool))):
+        elif not (i is None or i is Ellipsis or _is_int(i)):
             return None
     return items if sum(i is Ellipsis for i in items) <= 1 else None
 

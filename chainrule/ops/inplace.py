@@ -15,7 +15,7 @@ from ..autograd import views
 from ..autograd.grad_mode import no_grad, state as grad_state
 from ._common import Tensor, _make, check_fits, record, requires, to_tensor
 from .elementwise import masked_grad, zero_grad
-from .index import _ints_first, _ints_from_0d_arrays, _is_int, normalize_index, raise_as_pytorch
+from .index import _ints_first, _ints_from_0d_arrays, normalize_index, raise_as_pytorch
 
 
 def recording(x, *args):
@@ -337,13 +337,10 @@ def setitem(x, idx, value):
     except (IndexError, ValueError):
         raise_as_pytorch(x._array.shape, idx)
         raise
-    if advanced:
-        ints_read, still_advanced = _ints_from_0d_arrays(index)
-        if still_advanced and any(_is_int(i) for i in ints_read):
-            # As in reading (index.getitem): the ints select first, then the rest is assigned into that view.
-            first, then = _ints_first(ints_read)
-            setitem(x[first], then, value)
-            return
+    split = _ints_first(_ints_from_0d_arrays(index)[0]) if advanced else None
+    if split is not None:   # as in reading: the ints select first, then the rest is assigned into that view
+        setitem(x[split[0]], split[1], value)
+        return
     if isinstance(value, Tensor):
         value = _strip_leading_ones(value)
         if not advanced:
