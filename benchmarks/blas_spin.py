@@ -23,6 +23,11 @@ import subprocess
 import sys
 import time
 
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.harness import REPO_ROOT  # noqa: E402
+
 # (rows, inner, columns) of products the workloads run: W7's attention input and MLP output projections, W9's
 # 9216 -> 128 layer, W8's decoder and its LSTM's recurrent product.
 SHAPES = [(768, 128, 384), (768, 512, 128), (64, 9216, 128), (700, 200, 2000), (20, 200, 800)]
@@ -59,8 +64,7 @@ def measure(timeout):
     if timeout is not None:
         env["OPENBLAS_THREAD_TIMEOUT"] = str(timeout)
     out = subprocess.run([sys.executable, "-m", "benchmarks.blas_spin", "--child"], env=env, capture_output=True,
-                         text=True, timeout=600, check=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                         text=True, timeout=600, check=True, cwd=REPO_ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

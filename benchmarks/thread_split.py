@@ -21,10 +21,8 @@ import sys
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.harness import _time_one_run  # noqa: E402
+from benchmarks.harness import REPO_ROOT, _time_one_run  # noqa: E402
 from benchmarks.run import select  # noqa: E402
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def child(key):
